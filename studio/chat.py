@@ -1,0 +1,112 @@
+"""base model + adapter -> streaming replies, through the same template code that training used."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from studio.data.conversation import Conversation, Turn
+from studio.errors import StudioError
+from studio.templates import Template, get_template
+
+
+@dataclass(frozen=True)
+class GenSettings:
+    max_new_tokens: int = 128
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = 50
+    repetition_penalty: float = 1.0
+    seed: int = 0
+
+    def check(self) -> None:
+        bounds = {"max_new_tokens": (1, 8192), "temperature": (0.0, 2.0), "top_p": (0.01, 1.0),
+                  "top_k": (0, 1000), "repetition_penalty": (0.5, 2.0), "seed": (0, 2**31 - 1)}
+        for f in fields(self):
+            low, high = bounds[f.name]
+            value = getattr(self, f.name)
+            if not low <= value <= high:
+                raise StudioError("chat.bad_setting", field=f.name, value=value, low=low, high=high)
+
+
+@dataclass
+class ChatModel:
+    model: object
+    tokenizer: object
+    template: Template
+    base: str
+    adapter: str
+
+    def describe(self) -> str:
+        return f"{self.base}" + (f" + {self.adapter}" if self.adapter else "") + f" · {self.template.name}"
+
+
+def load(base: str, adapter: Path | None, template: str, trust_remote_code: bool = False) -> ChatModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = str(adapter) if adapter else base  # the adapter folder carries the tokenizer it was trained with
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=trust_remote_code,
+                                                 use_safetensors=True)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    model.eval()
+    return ChatModel(model, tokenizer, get_template(template), base, str(adapter or ""))
+
+
+def to_conversation(messages: list[dict[str, str]], system: str = "") -> Conversation:
+    turns = tuple(Turn(m["role"], m["content"]) for m in messages if m["role"] in ("user", "assistant"))  # type: ignore[arg-type]
+    return Conversation(turns=turns, system=system)
+
+
+@dataclass
+class ReplyStats:
+    first_token_s: float = 0.0
+    tokens: int = 0
+    tokens_per_s: float = 0.0
+
+
+def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSettings,
+                 system: str = "", stats: ReplyStats | None = None) -> Iterator[str]:
+    """Yield the growing reply text as tokens arrive."""
+    import torch
+    from transformers import TextIteratorStreamer
+
+    settings.check()
+    tok = cm.tokenizer
+    prompt = cm.template.prompt(to_conversation(messages, system))
+    inputs = tok(prompt, return_tensors="pt", add_special_tokens=False).to(cm.model.device)
+    stop_ids = [i for s in cm.template.stop if (i := tok.convert_tokens_to_ids(s)) is not None]
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=300)
+    sample = settings.temperature > 0
+    kwargs = dict(**inputs, streamer=streamer, max_new_tokens=settings.max_new_tokens, do_sample=sample,
+                  repetition_penalty=settings.repetition_penalty, eos_token_id=stop_ids or None,
+                  pad_token_id=tok.pad_token_id)
+    if sample:
+        kwargs |= {"temperature": settings.temperature, "top_p": settings.top_p, "top_k": settings.top_k}
+    torch.manual_seed(settings.seed)
+    started = time.perf_counter()
+    thread = threading.Thread(target=cm.model.generate, kwargs=kwargs, daemon=True)
+    thread.start()
+    text, count = "", 0
+    for piece in streamer:
+        if not piece:  # the streamer yields empty strings while it waits for a word boundary
+            continue
+        count += 1
+        if stats is not None and count == 1:
+            stats.first_token_s = time.perf_counter() - started
+        text += piece
+        yield text
+    thread.join()
+    if stats is not None:
+        stats.tokens = count
+        stats.tokens_per_s = count / max(time.perf_counter() - started - stats.first_token_s, 1e-9)

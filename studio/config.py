@@ -1,0 +1,234 @@
+"""The one run-config schema: fields with defaults, bounds, en/zh help; YAML, presets and checks derive from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from studio.errors import StudioError
+from studio.messages import render
+from studio.workspace import REPO_ROOT
+
+PRESETS_DIR = REPO_ROOT / "presets"
+GROUPS = ("model", "data", "lora", "train", "output")
+
+
+def knob(default: Any, *, group: str, en: tuple[str, str], zh: tuple[str, str], ge: float | None = None,
+         le: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field with everything the UI, CLI and checks need to know about it."""
+    meta = {"group": group, "en": en, "zh": zh, "ge": ge, "le": le, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class RunConfig:
+    # model
+    model_name_or_path: str = knob("models/demo-tiny", group="model",
+        en=("Model", "A folder with config.json and safetensors weights (relative to the workspace), or a hub id."),
+        zh=("模型", "含 config.json 和 safetensors 权重的文件夹（相对工作区），或模型仓库 ID。"))
+    template: str = knob("chatml", group="model", choices=("chatml",),
+        en=("Chat template", "How turns are written around the text; must match the model's chat format."),
+        zh=("对话模板", "对话轮次的书写格式；须与模型的对话格式一致。"))
+    trust_remote_code: bool = knob(False, group="model",
+        en=("Trust remote code", "Allow Python code shipped inside the model folder to run. Off unless you trust it."),
+        zh=("信任远程代码", "允许运行模型文件夹内附带的 Python 代码。除非信任来源，否则保持关闭。"))
+    # data
+    dataset: str = knob("demo_identity", group="data",
+        en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
+        zh=("数据集", "在工作区 data/dataset_info.json 中注册的数据集。"))
+    cutoff_len: int = knob(1024, group="data", ge=16, le=131072,
+        en=("Cutoff length", "Longest example in tokens; longer ones are cut."),
+        zh=("截断长度", "单个样本的最大 token 数；更长的会被截断。"))
+    # lora
+    lora_rank: int = knob(8, group="lora", ge=1, le=1024,
+        en=("LoRA rank", "Width of the adapter matrices: more capacity, more memory."),
+        zh=("LoRA 秩", "适配器矩阵的宽度；越大容量越高，显存占用也越多。"))
+    lora_alpha: int = knob(16, group="lora", ge=1, le=4096,
+        en=("LoRA alpha", "Scale of the adapter's update (alpha / rank); 2 x rank is usual."),
+        zh=("LoRA alpha", "适配器更新的缩放（alpha / 秩）；通常取 2 × 秩。"))
+    lora_dropout: float = knob(0.0, group="lora", ge=0.0, le=0.9,
+        en=("LoRA dropout", "Dropout on the adapter's input; helps against overfitting small data."),
+        zh=("LoRA dropout", "适配器输入上的 dropout；小数据集上有助于防止过拟合。"))
+    lora_target: str = knob("all", group="lora",
+        en=("LoRA target modules", "'all' = every linear layer, or comma-separated module names (q_proj,v_proj)."),
+        zh=("LoRA 目标模块", "“all” 表示全部线性层，或用逗号分隔的模块名（q_proj,v_proj）。"))
+    # train
+    learning_rate: float = knob(1e-4, group="train", ge=1e-8, le=1.0,
+        en=("Learning rate", "Step size of the optimizer; LoRA usually 5e-5 to 2e-4."),
+        zh=("学习率", "优化器步长；LoRA 通常在 5e-5 到 2e-4 之间。"))
+    num_train_epochs: float = knob(3.0, group="train", ge=0.01, le=1000.0,
+        en=("Epochs", "Passes over the data; 3 is usually enough."),
+        zh=("训练轮数", "遍历数据的次数；通常 3 轮就够。"))
+    max_steps: int = knob(0, group="train", ge=0, le=10_000_000,
+        en=("Max steps", "Stop after this many optimizer steps; 0 = run the epochs."),
+        zh=("最大步数", "达到该优化步数后停止；0 表示按轮数训练。"))
+    per_device_train_batch_size: int = knob(1, group="train", ge=1, le=4096,
+        en=("Batch size per device", "Examples per forward pass on each device."),
+        zh=("每设备批大小", "每个设备每次前向计算的样本数。"))
+    gradient_accumulation_steps: int = knob(8, group="train", ge=1, le=4096,
+        en=("Gradient accumulation", "Batches summed before each optimizer step."),
+        zh=("梯度累积", "每次优化器更新前累加的批次数。"))
+    lr_scheduler_type: str = knob("cosine", group="train",
+        choices=("linear", "cosine", "constant", "constant_with_warmup"),
+        en=("LR scheduler", "How the learning rate changes over the run."),
+        zh=("学习率调度", "学习率在训练过程中的变化方式。"))
+    warmup_ratio: float = knob(0.0, group="train", ge=0.0, le=0.5,
+        en=("Warmup ratio", "Share of steps spent ramping the learning rate up from zero."),
+        zh=("预热比例", "学习率从零升起所占的步数比例。"))
+    precision: str = knob("auto", group="train", choices=("auto", "fp32", "bf16", "fp16"),
+        en=("Precision", "auto = bf16 on a GPU that has it, fp32 on CPU."),
+        zh=("精度", "auto：GPU 支持时用 bf16，CPU 上用 fp32。"))
+    gradient_checkpointing: bool = knob(False, group="train",
+        en=("Gradient checkpointing", "Recompute activations in the backward pass: less memory, ~30% slower."),
+        zh=("梯度检查点", "反向传播时重算激活值：更省显存，约慢 30%。"))
+    seed: int = knob(42, group="train", ge=0, le=2**31 - 1,
+        en=("Seed", "Same seed, same data order and initial adapter."),
+        zh=("随机种子", "相同的种子得到相同的数据顺序和初始适配器。"))
+    # output
+    logging_steps: int = knob(5, group="output", ge=1, le=100_000,
+        en=("Logging steps", "Write a metrics line every this many steps."),
+        zh=("日志间隔步数", "每隔多少步写一行指标。"))
+    save_steps: int = knob(200, group="output", ge=1, le=10_000_000,
+        en=("Save steps", "Write a checkpoint every this many steps."),
+        zh=("保存间隔步数", "每隔多少步保存一个检查点。"))
+    save_total_limit: int = knob(2, group="output", ge=1, le=1000,
+        en=("Checkpoints kept", "Older checkpoints beyond this count are deleted."),
+        zh=("保留检查点数", "超过此数量的旧检查点会被删除。"))
+    run_name: str = knob("", group="output",
+        en=("Run name", "Part of the run folder's name; empty = the dataset's name."),
+        zh=("运行名称", "运行文件夹名称的一部分；留空则使用数据集名称。"))
+
+
+FIELDS = {f.name: f for f in fields(RunConfig)}
+_TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    field: str
+    level: Literal["error", "warning"]
+    key: str
+    params: dict[str, Any]
+
+    def text(self, lang: str = "en") -> str:
+        return render(self.key, lang, **self.params)
+
+
+def has_errors(issues: list[Issue]) -> bool:
+    return any(i.level == "error" for i in issues)
+
+
+def _coerce(name: str, value: Any) -> tuple[Any, Issue | None]:
+    kind = {"int": int, "float": float, "bool": bool, "str": str}[str(FIELDS[name].type)]
+    ok = (isinstance(value, kind) and not (kind is int and isinstance(value, bool))) or (
+        kind is float and isinstance(value, int) and not isinstance(value, bool))
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value, ok = int(value), True
+    if kind is float and isinstance(value, str):  # YAML reads 1e-4 (no dot) as a string
+        try:
+            value, ok = float(value), True
+        except ValueError:
+            pass
+    if not ok:
+        return None, Issue(name, "error", "config.bad_type", {"field": name, "expected": _TYPE_NAMES[kind],
+                                                               "value": value})
+    return (float(value) if kind is float else value), None
+
+
+def from_dict(data: dict[str, Any], source: str) -> tuple[RunConfig, list[Issue]]:
+    """Build a config from a (partial) mapping; unknown keys and wrong types are reported, not dropped."""
+    cfg, issues = RunConfig(), []
+    for key, value in data.items():
+        if key not in FIELDS:
+            issues.append(Issue(key, "error", "config.unknown_key", {"source": source, "key": key}))
+            continue
+        value, issue = _coerce(key, value)
+        if issue:
+            issues.append(issue)
+        else:
+            setattr(cfg, key, value)
+    return cfg, issues + check_fields(cfg)
+
+
+def check_fields(cfg: RunConfig) -> list[Issue]:
+    """Bounds and choices declared in the schema, plus rules that tie fields together."""
+    issues = []
+    for name, f in FIELDS.items():
+        value, meta = getattr(cfg, name), f.metadata
+        if meta["choices"] and value not in meta["choices"]:
+            issues.append(Issue(name, "error", "config.bad_choice",
+                                {"field": name, "value": value, "choices": ", ".join(meta["choices"])}))
+        low, high = meta["ge"], meta["le"]
+        if low is not None and not (low <= value <= high):
+            issues.append(Issue(name, "error", "config.out_of_range",
+                                {"field": name, "value": value, "low": low, "high": high}))
+    if cfg.lora_alpha < cfg.lora_rank:
+        issues.append(Issue("lora_alpha", "warning", "config.alpha_low",
+                            {"alpha": cfg.lora_alpha, "rank": cfg.lora_rank}))
+    if cfg.trust_remote_code:
+        issues.append(Issue("trust_remote_code", "warning", "config.remote_code", {}))
+    return issues
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    return asdict(cfg)
+
+
+def to_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise StudioError("file.missing", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise StudioError("config.bad_yaml", file=path.name, detail=str(exc).splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise StudioError("config.not_mapping", file=path.name)
+    return data
+
+
+def load(path: Path) -> RunConfig:
+    """A config file as the worker and `studio train` read it; any error stops with its sentence."""
+    cfg, issues = from_dict(read_yaml(path), path.name)
+    errors = [i for i in issues if i.level == "error"]
+    if errors:
+        raise StudioError("run.invalid", count=len(errors), first=errors[0].text())
+    return cfg
+
+
+# presets ------------------------------------------------------------------------------------------
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    path = PRESETS_DIR / f"{name}.yaml"
+    if name not in list_presets():
+        raise StudioError("config.unknown_preset", name=name, available=", ".join(list_presets()))
+    return read_yaml(path)
+
+
+def preset_rationale(name: str) -> str:
+    """The comment block a preset opens with: why its numbers are what they are."""
+    lines = (PRESETS_DIR / f"{name}.yaml").read_text(encoding="utf-8").splitlines()
+    head = [ln[1:].strip() for ln in lines if ln.startswith("#")]
+    return " ".join(head)
+
+
+def from_preset(name: str, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, list[Issue]]:
+    return from_dict({**preset_values(name), **(overrides or {})}, f"preset {name}")
+
+
+def gpu_visible() -> bool:
+    """Cheap check that avoids importing torch in the UI process."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return Path("/proc/driver/nvidia/gpus").exists()

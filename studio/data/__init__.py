@@ -1,0 +1,1 @@
+"""Data: registry (dataset_info.json), file readers, format converters to one conversation form."""

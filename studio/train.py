@@ -1,0 +1,181 @@
+"""The training worker: `python -m studio.train RUN_DIR` reads config.yaml and writes the run-directory files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from studio import config as cfgmod
+from studio.config import RunConfig
+from studio.data.load import load_dataset
+from studio.encode import encode, pad_batch
+from studio.errors import StudioError
+from studio.rundir import ADAPTER_DIR, CONFIG_FILE, append_metric, update_status
+from studio.templates import get_template
+from studio.workspace import Workspace
+
+
+class Aborted(BaseException):
+    """Raised by SIGTERM, so that the run records 'aborted' instead of dying mid-step unreported."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Aborted()
+
+
+def say(message: str) -> None:
+    print(f"[studio] {message}", flush=True)
+
+
+# setup ---------------------------------------------------------------------------------------------
+
+def model_path(cfg: RunConfig, ws: Workspace) -> str:
+    local = ws.root / cfg.model_name_or_path
+    return str(local) if local.exists() else cfg.model_name_or_path
+
+
+def load_tokenizer(cfg: RunConfig, ws: Workspace):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_path(cfg, ws), trust_remote_code=cfg.trust_remote_code)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def pick_dtype(cfg: RunConfig):
+    import torch
+
+    if cfg.precision == "auto":
+        gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if gpu_bf16 else torch.float32
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+
+
+def load_model(cfg: RunConfig, ws: Workspace):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path(cfg, ws), dtype=pick_dtype(cfg), trust_remote_code=cfg.trust_remote_code, use_safetensors=True)
+    model.config.use_cache = False  # no KV cache while training (it also keeps packed rows apart)
+    targets = "all-linear" if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
+    lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    trainable, total = model.get_nb_trainable_parameters()
+    say(f"model {model_path(cfg, ws)}: {total:,} parameters, {trainable:,} trainable (LoRA r={cfg.lora_rank})")
+    return model
+
+
+def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer) -> list[dict[str, list[int]]]:
+    loaded = load_dataset(ws.registry_file, cfg.dataset)
+    for problem in loaded.problems[:20]:
+        say(f"skipped: {problem}")
+    template = get_template(cfg.template)
+    rows, dropped = [], 0
+    for conv in loaded.conversations:
+        enc = encode(template.segments(conv), tokenizer, cfg.cutoff_len)
+        if enc is None:
+            dropped += 1
+            continue
+        rows.append({"input_ids": enc.input_ids, "labels": enc.labels})
+    say(f"dataset {cfg.dataset}: {len(loaded.rows)} rows, {len(loaded.problems)} skipped as unusable, "
+        f"{dropped} dropped (no trained token within cutoff_len={cfg.cutoff_len}), {len(rows)} used")
+    if not rows:
+        raise StudioError("data.no_rows", name=cfg.dataset, total=len(loaded.rows), reason="cutoff_len")
+    return rows
+
+
+def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
+    import torch
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    from studio.progress import MetricsCallback
+
+    dtype = pick_dtype(cfg)
+    args = TrainingArguments(
+        output_dir=str(run_dir),
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps or -1,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a share of the steps
+        bf16=dtype == torch.bfloat16,
+        fp16=dtype == torch.float16,
+        activation_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        include_num_input_tokens_seen="non_padding",
+        remove_unused_columns=False,
+        disable_tqdm=True,  # progress goes to metrics.jsonl / status.json, not carriage returns in the log
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+    )
+    pad_id = tokenizer.pad_token_id
+
+    def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+        return {k: torch.tensor(v) for k, v in pad_batch(batch, pad_id).items()}
+
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate,
+                      callbacks=[MetricsCallback(run_dir)])
+    trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
+    return trainer
+
+
+# the recipe ----------------------------------------------------------------------------------------
+
+def run(run_dir: Path) -> None:
+    ws = Workspace(run_dir.resolve().parent.parent)  # runs live in WORKSPACE/runs/<id>
+    cfg = cfgmod.load(run_dir / CONFIG_FILE)
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg, ws)
+    model = load_model(cfg, ws)
+    rows = build_dataset(cfg, ws, tokenizer)
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, rows)
+    say(f"training: {trainer.args.max_steps if trainer.args.max_steps > 0 else 'all'} steps")
+    trainer.train()
+    model.save_pretrained(run_dir / ADAPTER_DIR)
+    tokenizer.save_pretrained(run_dir / ADAPTER_DIR)
+    say(f"adapter saved to {run_dir / ADAPTER_DIR}")
+
+
+def main(run_dir: Path) -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    update_status(run_dir, state="running", pid=os.getpid(), started_at=time.time())
+    try:
+        run(run_dir)
+    except Aborted:
+        say("aborted by SIGTERM")
+        update_status(run_dir, state="aborted", finished_at=time.time(), exit_code=143)
+        return 143
+    except StudioError as err:
+        say(f"error: {err}")
+        update_status(run_dir, state="failed", finished_at=time.time(), exit_code=2, error=str(err),
+                      error_key=err.key, error_fields={k: str(v) for k, v in err.fields.items()})
+        return 2
+    except Exception as exc:  # a bug: keep the traceback in train.log, one line in status
+        traceback.print_exc()
+        update_status(run_dir, state="failed", finished_at=time.time(), exit_code=1,
+                      error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return 1
+    update_status(run_dir, state="finished", finished_at=time.time(), exit_code=0)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: python -m studio.train RUN_DIR", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main(Path(sys.argv[1])))
