@@ -10,7 +10,9 @@ from pathlib import Path
 
 from studio.data.conversation import Conversation, Turn
 from studio.errors import StudioError
+from studio.rundir import ADAPTER_DIR, CONFIG_FILE
 from studio.templates import Template, get_template
+from studio.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,27 @@ class GenSettings:
             value = getattr(self, f.name)
             if not low <= value <= high:
                 raise StudioError("chat.bad_setting", field=f.name, value=value, low=low, high=high)
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    base: str
+    adapter: Path | None
+    template: str
+
+
+def run_target(ws: Workspace, run_id: str) -> ChatTarget:
+    """What chatting with a run loads: its base model, its final adapter, its template."""
+    from studio import config as cfgmod
+    from studio.runs import get_run
+
+    info = get_run(ws, run_id)
+    adapter = info.path / ADAPTER_DIR
+    if not (adapter / "adapter_config.json").exists():
+        raise StudioError("run.no_adapter", run=run_id)
+    cfg = cfgmod.load(info.path / CONFIG_FILE)
+    local = ws.root / cfg.model_name_or_path
+    return ChatTarget(str(local) if local.exists() else cfg.model_name_or_path, adapter, cfg.template)
 
 
 @dataclass

@@ -19,7 +19,14 @@ from studio.config import RunConfig
 from studio.errors import StudioError
 from studio.messages import render
 from studio.rundir import (
-    ACTIVE_STATES, COMMAND_FILE, CONFIG_FILE, LOG_FILE, last_error_line, read_metrics, read_status, update_status,
+    ACTIVE_STATES,
+    COMMAND_FILE,
+    CONFIG_FILE,
+    LOG_FILE,
+    last_error_line,
+    read_metrics,
+    read_status,
+    update_status,
 )
 from studio.workspace import REPO_ROOT, Workspace
 

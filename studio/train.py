@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from studio import config as cfgmod
+from studio.checks import check_environment
 from studio.config import RunConfig
 from studio.data.load import load_dataset
 from studio.encode import encode, pad_batch
 from studio.errors import StudioError
-from studio.rundir import ADAPTER_DIR, CONFIG_FILE, append_metric, update_status
+from studio.rundir import ADAPTER_DIR, CONFIG_FILE, update_status
 from studio.templates import get_template
 from studio.workspace import Workspace
 
@@ -137,6 +138,9 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
 def run(run_dir: Path) -> None:
     ws = Workspace(run_dir.resolve().parent.parent)  # runs live in WORKSPACE/runs/<id>
     cfg = cfgmod.load(run_dir / CONFIG_FILE)
+    errors = [i for i in check_environment(cfg, ws) if i.level == "error"]
+    if errors:
+        raise StudioError("run.invalid", count=len(errors), first=errors[0].text())
     import torch
 
     torch.manual_seed(cfg.seed)
