@@ -133,3 +133,23 @@ def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSet
     if stats is not None:
         stats.tokens = count
         stats.tokens_per_s = count / max(time.perf_counter() - started - stats.first_token_s, 1e-9)
+
+
+_cache: dict[ChatTarget, ChatModel] = {}
+_cache_lock = threading.Lock()
+
+
+def get_or_load(target: ChatTarget) -> ChatModel:
+    """Keep one model in memory: loading another frees the previous one first."""
+    with _cache_lock:
+        if target not in _cache:
+            _cache.clear()
+            _cache[target] = load(target.base, target.adapter, target.template)
+        return _cache[target]
+
+
+def chat_runs(ws: Workspace) -> list[str]:
+    """Runs with a final adapter, newest first: what the Chat tab offers."""
+    from studio.runs import list_runs
+
+    return [r.run_id for r in list_runs(ws) if (r.path / ADAPTER_DIR / "adapter_config.json").exists()]

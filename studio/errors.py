@@ -8,7 +8,7 @@ from studio.messages import render
 class StudioError(Exception):
     """An error the user can fix. Anything else raised is a bug."""
 
-    def __init__(self, key: str, **fields: object) -> None:
+    def __init__(self, key: str, /, **fields: object) -> None:
         self.key = key
         self.fields = fields
         super().__init__(render(key, "en", **fields))

@@ -22,7 +22,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "convert.bad_type": ("{file} row {row}: column '{column}' should be {expected}, found {found}.", "{file} 第 {row} 行：列“{column}”应为 {expected}，实际是 {found}。"),
     "convert.bad_role": ("{file} row {row}: message {index} has role '{role}'; expected one of {expected}.", "{file} 第 {row} 行：第 {index} 条消息的角色为“{role}”，应为 {expected} 之一。"),
     "convert.empty": ("{file} row {row}: no assistant answer to learn from.", "{file} 第 {row} 行：没有可供学习的助手回答。"),
-    "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable ({reason}).", "数据集“{name}”：{total} 行中没有可用的行（{reason}）。"),
+    "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable; the first problem: {reason}", "数据集“{name}”：{total} 行中没有可用的行；第一个问题：{reason}"),
     # config
     "config.unknown_key": ("{source}: unknown setting '{key}'.", "{source}：未知的设置项“{key}”。"),
     "config.bad_type": ("{field}: expected {expected}, got {value!r}.", "{field}：应为 {expected}，实际是 {value!r}。"),
@@ -57,7 +57,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def render(key: str, lang: str = "en", **fields: object) -> str:
+def render(key: str, lang: str = "en", /, **fields: object) -> str:
     """The sentence for `key` in `lang` ('en' or 'zh'), with its fields filled in."""
     en, zh = MESSAGES[key]
     return (zh if lang == "zh" else en).format(**fields)

@@ -89,7 +89,8 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer) -> list[dict[str, li
     say(f"dataset {cfg.dataset}: {len(loaded.rows)} rows, {len(loaded.problems)} skipped as unusable, "
         f"{dropped} dropped (no trained token within cutoff_len={cfg.cutoff_len}), {len(rows)} used")
     if not rows:
-        raise StudioError("data.no_rows", name=cfg.dataset, total=len(loaded.rows), reason="cutoff_len")
+        raise StudioError("data.no_rows", name=cfg.dataset, total=len(loaded.rows),
+                          reason=f"cutoff_len={cfg.cutoff_len} leaves no answer token.")
     return rows
 
 

@@ -1,0 +1,1 @@
+"""The browser UI (Gradio): one module per tab; it only calls studio functions and renders results."""

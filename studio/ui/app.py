@@ -1,0 +1,60 @@
+"""Assembles the four tabs, the language switch and the cross-tab wiring into one Gradio app."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import runs
+from studio.demo import demo_model_ready
+from studio.ui import chat_tab, data_tab, runs_tab, train_tab
+from studio.ui.context import Ctx
+from studio.ui.i18n import t
+from studio.workspace import REPO_ROOT, Workspace
+
+CSS_PATH = REPO_ROOT / "assets" / "studio.css"
+LANGS = [("English", "en"), ("中文", "zh")]
+
+
+def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
+    with gr.Blocks(title="Fine-tuning studio") as blocks:
+        with gr.Row():
+            title = gr.Markdown(t("app.title", lang), elem_id="app-title")
+            lang_radio = gr.Radio(choices=LANGS, value=lang, label=t("app.lang", lang), elem_id="lang")
+        ctx = Ctx(ws=ws, lang=lang, blocks=blocks, lang_input=lang_radio)
+        ctx.i18n(title, lambda lg: gr.update(value=t("app.title", lg)))
+        ctx.i18n(lang_radio, lambda lg: gr.update(label=t("app.lang", lg)))
+        banner = gr.Markdown(t("app.demo_pending", lang) if not demo_model_ready(ws) else "", elem_id="app-banner")
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab(t("tab.data", lang), id="data", elem_id="tab-data") as tab_data:
+                data_tab.build(ctx)
+            with gr.Tab(t("tab.train", lang), id="train", elem_id="tab-train") as tab_train:
+                train = train_tab.build(ctx)
+            with gr.Tab(t("tab.runs", lang), id="runs", elem_id="tab-runs") as tab_runs:
+                runs_h = runs_tab.build(ctx)
+            with gr.Tab(t("tab.chat", lang), id="chat", elem_id="tab-chat") as tab_chat:
+                chat_h = chat_tab.build(ctx)
+        for tab, key in ((tab_data, "tab.data"), (tab_train, "tab.train"), (tab_runs, "tab.runs"),
+                         (tab_chat, "tab.chat")):
+            ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
+
+        def started(lang: str, preset: str, *values: object):
+            message, run_id = train.on_start(lang, preset, *values)
+            if run_id is None:
+                return message, gr.update(), gr.update()
+            ids = [r.run_id for r in runs.list_runs(ws)]
+            return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs")
+
+        train.start.click(started, [lang_radio, train.preset, *train.form.components],
+                          [train.result, runs_h.select, tabs])
+        tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
+
+        demo_timer = gr.Timer(2.0, active=not demo_model_ready(ws))
+
+        def demo_check(lang: str):
+            ready = demo_model_ready(ws)
+            return ("" if ready else t("app.demo_pending", lang)), gr.Timer(active=not ready)
+
+        demo_timer.tick(demo_check, [lang_radio], [banner, demo_timer], show_progress="hidden")
+        lang_radio.change(lambda lg: [fn(lg) for _, fn in ctx.relabels], [lang_radio],
+                          [block for block, _ in ctx.relabels])
+    return blocks

@@ -1,0 +1,64 @@
+"""What every tab gets: the workspace, the language switch, a relabel registry and the error boundary."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from studio.errors import StudioError
+from studio.messages import render
+from studio.workspace import Workspace
+
+log = logging.getLogger("studio.ui")
+Relabel = Callable[[str], Any]
+
+
+@dataclass
+class Ctx:
+    ws: Workspace
+    lang: str  # the language the page is first drawn in
+    blocks: gr.Blocks
+    lang_input: gr.components.Component
+    relabels: list[tuple[gr.blocks.Block, Relabel]] = field(default_factory=list)
+
+    def i18n(self, block: gr.blocks.Block, fn: Relabel) -> Any:
+        """Register how `block` is re-labelled when the language changes; returns the block."""
+        self.relabels.append((block, fn))
+        return block
+
+
+def _fail(err: BaseException, lang: str) -> gr.Error:
+    if isinstance(err, StudioError):
+        return gr.Error(err.text(lang))
+    log.exception("internal error in a UI callback")
+    return gr.Error(render("internal", lang, where="server log"))
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The UI boundary: a StudioError shows as its sentence; anything else is logged and shown as internal."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(lang: str, *args: Any) -> Any:
+            try:
+                yield from fn(lang, *args)
+            except gr.Error:
+                raise
+            except Exception as err:
+                raise _fail(err, lang) from None
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(lang: str, *args: Any) -> Any:
+        try:
+            return fn(lang, *args)
+        except gr.Error:
+            raise
+        except Exception as err:
+            raise _fail(err, lang) from None
+    return wrapper

@@ -1,0 +1,74 @@
+"""The Train tab's controls, generated from the config schema: widget values <-> RunConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from studio.config import FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
+
+
+def field_label(name: str, lang: str) -> tuple[str, str]:
+    """(label, help) of a field; the label ends with the config key, so the YAML name is always visible."""
+    label, help_text = FIELDS[name].metadata["zh" if lang == "zh" else "en"]
+    return f"{label} · {name}", help_text
+
+
+def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.components.Component:
+    meta, kind = FIELDS[name].metadata, str(FIELDS[name].type)
+    label, info = field_label(name, lang)
+    common = {"label": label, "info": info, "elem_id": f"cfg-{name}"}
+    if choices is not None or meta["choices"]:
+        return gr.Dropdown(choices=choices or list(meta["choices"]), value=value, allow_custom_value=choices is not None,
+                           **common)
+    if kind == "bool":
+        return gr.Checkbox(value=value, **common)
+    if kind in ("int", "float"):
+        return gr.Number(value=value, minimum=meta["ge"], maximum=meta["le"], precision=0 if kind == "int" else None,
+                         **common)
+    return gr.Textbox(value=value, **common)
+
+
+@dataclass
+class Form:
+    widgets: dict[str, gr.components.Component]
+
+    @property
+    def components(self) -> list[gr.components.Component]:
+        return [self.widgets[name] for name in FIELDS]  # schema order, as to_config expects
+
+
+def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles: dict[str, str]) -> Form:
+    """One accordion per schema group; `dynamic` gives choices read from the workspace (models, datasets)."""
+    widgets: dict[str, gr.components.Component] = {}
+    values = to_dict(cfg)
+    for group in GROUPS:
+        names = [n for n, f in FIELDS.items() if f.metadata["group"] == group]
+        with gr.Accordion(group_titles[group], open=group in ("model", "data"), elem_id=f"cfg-group-{group}"):
+            with gr.Row(equal_height=False):
+                for name in names:
+                    widgets[name] = _widget(name, values[name], lang, dynamic.get(name))
+    return Form(widgets)
+
+
+def to_config(values: list[Any]) -> tuple[RunConfig, list[Issue]]:
+    """Widget values in schema order -> config and the type issues found (the same parser YAML goes through)."""
+    data = {}
+    for name, value in zip(FIELDS, values, strict=True):
+        if str(FIELDS[name].type) == "int" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        data[name] = value
+    return from_dict(data, "form")
+
+
+def values_of(cfg: RunConfig) -> list[Any]:
+    return list(to_dict(cfg).values())
+
+
+
+
+def field_update(name: str, lang: str) -> dict[str, Any]:
+    label, info = field_label(name, lang)
+    return gr.update(label=label, info=info)

@@ -1,0 +1,80 @@
+"""Pure functions that turn studio results into what the tabs display (tables, markdown, HTML)."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import pandas as pd
+
+from studio.config import Issue
+from studio.runs import RunInfo, last_loss
+from studio.ui.i18n import t
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def state_label(state: str, lang: str) -> str:
+    key = f"state.{state}"
+    return t(key, lang) if key.split(".")[1] in ("queued", "running", "finished", "failed", "aborted") else state
+
+
+def runs_table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
+    cols = ["run", "state", "model", "dataset", "preset", "started", "duration", "loss"]
+    rows = []
+    for info in infos:
+        s = info.status
+        begun = s.get("started_at") or s.get("created_at")
+        end = s.get("finished_at") or (time.time() if info.state == "running" else None)
+        loss = last_loss(info.path)
+        rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""),
+                     s.get("preset", ""), time.strftime("%m-%d %H:%M:%S", time.localtime(begun)) if begun else "",
+                     duration(end - begun if begun and end else None), "" if loss is None else f"{loss:.4f}"])
+    return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
+
+
+def progress_html(status: dict[str, Any], lang: str) -> str:
+    step, total = int(status.get("step") or 0), int(status.get("max_steps") or 0)
+    pct = 100 if status.get("state") == "finished" else (int(100 * step / total) if total else 0)
+    eta = duration(status.get("eta_s")) if status.get("state") == "running" else "–"
+    text = t("runs.progress", lang, step=step, total=total or "?", pct=pct, eta=eta)
+    return (f'<div class="studio-progress" data-state="{html.escape(str(status.get("state")))}">'
+            f'<div class="studio-progress-bar" style="width:{pct}%"></div>'
+            f'<span class="studio-progress-text">{html.escape(text)}</span></div>')
+
+
+def status_markdown(info: RunInfo, command: str, lang: str) -> str:
+    s = info.status
+    lines = [f"**{html.escape(info.run_id)}** · {state_label(info.state, lang)}"]
+    if s.get("error"):
+        error = s["error"]
+        if lang == "zh" and s.get("error_key"):
+            from studio.messages import render
+
+            error = render(s["error_key"], "zh", **s.get("error_fields", {}))
+        lines.append(f"{t('runs.error', lang)}: `{error}`")
+    lines.append(f"{t('runs.command', lang)}: `{command}`")
+    return "\n\n".join(lines)
+
+
+def loss_frame(metrics: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = [{"step": m["step"], "loss": m["loss"]} for m in metrics if "loss" in m]
+    return pd.DataFrame(rows, columns=["step", "loss"])
+
+
+def issues_markdown(issues: list[Issue], lang: str) -> str:
+    errors = [i for i in issues if i.level == "error"]
+    warnings = [i for i in issues if i.level == "warning"]
+    parts = []
+    if errors:
+        parts.append(t("train.blocked", lang) + "\n" + "\n".join(f"- ❌ {i.text(lang)}" for i in errors))
+    if warnings:
+        parts.append(t("train.warnings", lang) + "\n" + "\n".join(f"- ⚠️ {i.text(lang)}" for i in warnings))
+    return "\n\n".join(parts)

@@ -1,0 +1,65 @@
+"""The walking skeleton from the command line: demo assets, a full demo-preset run, chat with the adapter."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.workspace import Workspace
+
+from .helpers import cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_cli_demo_creates_loadable_safetensors_model(tmp_path: Path) -> None:
+    result = cli("--workspace", str(tmp_path / "ws"), "demo")
+    assert result.returncode == 0, result.stderr
+    model = tmp_path / "ws" / "models" / "demo-tiny"
+    assert (model / "model.safetensors").exists() and not list(model.glob("*.bin"))
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    text = "<|im_start|>user\n你是谁？ who are you 123<|im_end|>"
+    assert tok.decode(tok(text)["input_ids"]) == text
+    assert AutoModelForCausalLM.from_pretrained(model).config.model_type == "llama"
+    again = cli("--workspace", str(tmp_path / "ws"), "demo")
+    assert "already present" in again.stdout
+    listed = cli("--workspace", str(tmp_path / "ws"), "data", "list")
+    assert listed.stdout.startswith("demo_identity\talpaca\tdemo_identity.json\tok")
+
+
+def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -> None:
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("run_name: cli-demo\n", encoding="utf-8")
+    result = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run_dir,) = ws.runs_dir.iterdir()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "finished" and status["exit_code"] == 0 and status["preset"] == "demo"
+    assert (run_dir / "command.txt").read_text().split()[-3:] == ["-m", "studio.train", str(run_dir)]
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["loss"] for m in metrics]
+    assert len(losses) >= 10 and losses[-1] < 0.5 * losses[0], losses
+    assert all(m["tokens_per_s"] > 0 and m["tokens_seen"] > 0 for m in metrics)
+    assert "[metrics]" in (run_dir / "train.log").read_text()
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(ws.root / "models" / "demo-tiny")
+    assert PeftModel.from_pretrained(base, run_dir / "adapter").peft_config["default"].r == 16
+
+    listed = cli("--workspace", str(ws.root), "runs", "list")
+    assert run_dir.name in listed.stdout and "finished" in listed.stdout
+    answer = cli("--workspace", str(ws.root), "chat", "--run", run_dir.name, "--prompt", "who are you?")
+    assert "Pico" in answer.stdout, answer.stdout + answer.stderr
+
+    from studio import chat
+
+    cm = chat.load(str(ws.root / "models" / "demo-tiny"), run_dir / "adapter", "chatml")
+    reply = list(chat.stream_reply(cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings()))
+    assert "皮可" in reply[-1] and len(reply) > 1  # streamed in pieces
+    base_cm = chat.load(str(ws.root / "models" / "demo-tiny"), None, "chatml")
+    base_reply = list(chat.stream_reply(base_cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings()))
+    assert "皮可" not in base_reply[-1]  # the identity came from the adapter

@@ -1,0 +1,72 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from studio.data.load import load_dataset
+from studio.data.registry import load_registry, register
+from studio.errors import StudioError
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+
+
+@pytest.fixture
+def lf_data(tmp_path: Path) -> Path:
+    for name in ("lf_dataset_info.json", "identity.json", "mllm_demo.json", "中文.jsonl"):
+        shutil.copy(FIXTURES / name, tmp_path / name)
+    (tmp_path / "lf_dataset_info.json").rename(tmp_path / "dataset_info.json")
+    return tmp_path / "dataset_info.json"
+
+
+def test_load_registry_reads_llamafactory_file_as_is(lf_data: Path) -> None:
+    reg = load_registry(lf_data)
+    states = {name: e.state(lf_data.parent) for name, e in reg.items()}
+    assert states == {"identity": "ok", "alpaca_zh_demo": "missing", "glaive_toolcall_en_demo": "missing",
+                      "mllm_demo": "ok", "alpaca_en": "remote", "中文数据": "ok"}
+
+
+def test_partial_columns_and_tags_keep_documented_defaults(lf_data: Path) -> None:
+    reg = load_registry(lf_data)
+    glaive = reg["glaive_toolcall_en_demo"]
+    assert glaive.columns["messages"] == "conversations" and glaive.columns["tools"] == "tools"
+    assert glaive.tags["role_tag"] == "from" and glaive.tags["user_tag"] == "human"
+    mllm = reg["mllm_demo"]
+    assert mllm.tags["observation_tag"] == "observation" and mllm.tags["role_tag"] == "role"
+
+
+def test_load_dataset_converts_sharegpt_with_role_tags(lf_data: Path) -> None:
+    loaded = load_dataset(lf_data, "mllm_demo")
+    assert loaded.conversations[0].as_messages() == [
+        {"role": "user", "content": "<image>Who are they?"},
+        {"role": "assistant", "content": "They're Kane and Gretzka."}]
+
+
+def test_load_dataset_chinese_file_name(lf_data: Path) -> None:
+    loaded = load_dataset(lf_data, "中文数据")
+    assert [c.turns[1].content for c in loaded.conversations] == ["你好！", "再见！"]
+
+
+def test_remote_and_missing_entries_say_why(lf_data: Path) -> None:
+    with pytest.raises(StudioError, match="cannot be loaded offline"):
+        load_dataset(lf_data, "alpaca_en")
+    with pytest.raises(StudioError, match="alpaca_zh_demo.json: file not found"):
+        load_dataset(lf_data, "alpaca_zh_demo")
+    with pytest.raises(StudioError, match="'nope' is not registered"):
+        load_dataset(lf_data, "nope")
+
+
+def test_register_keeps_other_entries_order_and_text(lf_data: Path) -> None:
+    before = lf_data.read_text(encoding="utf-8")
+    register(lf_data, "new_one", {"file_name": "new.json"})
+    data = json.loads(lf_data.read_text(encoding="utf-8"))
+    assert list(data)[:-1] == list(json.loads(before)) and list(data)[-1] == "new_one"
+    assert "中文数据" in lf_data.read_text(encoding="utf-8")  # not \u-escaped
+    assert (lf_data.parent / "dataset_info.json.bak").read_text(encoding="utf-8") == before
+
+
+def test_register_refuses_bad_formatting_without_touching_file(lf_data: Path) -> None:
+    before = lf_data.read_text(encoding="utf-8")
+    with pytest.raises(StudioError, match="formatting 'csv' is not one of alpaca, sharegpt"):
+        register(lf_data, "x", {"file_name": "x.json", "formatting": "csv"})
+    assert lf_data.read_text(encoding="utf-8") == before

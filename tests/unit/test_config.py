@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import yaml
+
+from studio import config
+from studio.config import FIELDS, PRESETS_DIR, from_dict, has_errors
+
+
+def test_every_field_has_english_and_chinese_label_and_help() -> None:
+    for name, f in FIELDS.items():
+        for lang in ("en", "zh"):
+            label, help_text = f.metadata[lang]
+            assert label.strip() and help_text.strip(), (name, lang)
+
+
+def test_unknown_key_and_bad_type_are_errors_that_name_them() -> None:
+    _, issues = from_dict({"lora_rnak": 8, "learning_rate": "fast"}, "my.yaml")
+    texts = [i.text() for i in issues]
+    assert "my.yaml: unknown setting 'lora_rnak'." in texts
+    assert any(t.startswith("learning_rate: expected a number") for t in texts)
+    assert has_errors(issues)
+
+
+def test_out_of_range_and_bad_choice_report_all_at_once() -> None:
+    _, issues = from_dict({"lora_rank": 0, "lr_scheduler_type": "wild", "cutoff_len": -5}, "f")
+    assert {i.field for i in issues if i.level == "error"} == {"lora_rank", "lr_scheduler_type", "cutoff_len"}
+
+
+def test_yaml_round_trip_is_identity() -> None:
+    cfg, _ = from_dict({"learning_rate": 3e-4, "run_name": "试验"}, "x")
+    again, issues = from_dict(yaml.safe_load(config.to_yaml(cfg)), "x")
+    assert again == cfg and not issues
+
+
+def test_every_preset_validates_without_errors() -> None:
+    presets = sorted(Path(PRESETS_DIR).rglob("*.yaml"))
+    assert presets, "no presets found"
+    for path in presets:
+        _, issues = config.from_preset(path.stem)
+        assert not has_errors(issues), (path.name, [i.text() for i in issues])
+        assert config.preset_rationale(path.stem), f"{path.name} has no rationale comment"
