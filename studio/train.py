@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,8 @@ def run(run_dir: Path) -> None:
 
 
 def main(run_dir: Path) -> int:
+    # peft asks transformers a renamed question on every step; the notice says nothing to the user
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     signal.signal(signal.SIGTERM, _on_sigterm)
     update_status(run_dir, state="running", pid=os.getpid(), started_at=time.time())
     try:

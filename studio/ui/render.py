@@ -65,8 +65,8 @@ def status_markdown(info: RunInfo, command: str, lang: str) -> str:
 
 
 def loss_frame(metrics: list[dict[str, Any]]) -> pd.DataFrame:
-    rows = [{"step": m["step"], "loss": m["loss"]} for m in metrics if "loss" in m]
-    return pd.DataFrame(rows, columns=["step", "loss"])
+    rows = [(int(m["step"]), float(m["loss"])) for m in metrics if "loss" in m]
+    return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
 
 
 def issues_markdown(issues: list[Issue], lang: str) -> str:

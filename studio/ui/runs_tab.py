@@ -35,7 +35,7 @@ def build(ctx: Ctx) -> RunsHandles:
     with gr.Row():
         loss = ctx.i18n(gr.LinePlot(x="step", y="loss", label=t("runs.loss", lang), elem_id="runs-loss", scale=3,
                                     height=300), lambda lg: gr.update(label=t("runs.loss", lg)))
-        logbox = ctx.i18n(gr.Textbox(label=t("runs.log", lang), lines=14, max_lines=14, autoscroll=True,
+        logbox = ctx.i18n(gr.Textbox(label=t("runs.log", lang), lines=14, max_lines=20, autoscroll=True,
                                      elem_id="runs-log", scale=2), lambda lg: gr.update(label=t("runs.log", lg)))
 
     @guarded
@@ -50,7 +50,7 @@ def build(ctx: Ctx) -> RunsHandles:
         metrics, _ = read_metrics(info.path)
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, command, lang), render.progress_html(info.status, lang),
-                render.loss_frame(metrics), log_tail(info.path, 60))
+                render.loss_frame(metrics), log_tail(info.path, 12))
 
     @guarded
     def on_abort(lang: str, selected: str | None):

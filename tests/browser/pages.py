@@ -1,0 +1,51 @@
+"""Page object: the studio's stable element ids in one place, so tests read as user steps."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class StudioPage:
+    def __init__(self, page: Page, url: str, shots: Path) -> None:
+        self.page, self.url, self.shots = page, url, shots
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+        expect(self.page.locator("#tabs")).to_be_visible(timeout=30_000)
+
+    def tab(self, name: str) -> None:
+        self.page.get_by_role("tab", name=name).click()
+
+    def shot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def text(self, elem_id: str) -> str:
+        return self.page.locator(f"#{elem_id}").inner_text()
+
+    def expect_text(self, elem_id: str, text: str, timeout: float = 30_000) -> None:
+        expect(self.page.locator(f"#{elem_id}")).to_contain_text(text, timeout=timeout)
+
+    def expect_value(self, elem_id: str, pattern: str, timeout: float = 30_000) -> None:
+        """For text areas, whose text is a value rather than page text."""
+        expect(self.page.locator(f"#{elem_id} textarea")).to_have_value(re.compile(pattern), timeout=timeout)
+
+    def choose_language(self, label: str) -> None:
+        self.page.locator("#lang").get_by_text(label, exact=True).click()
+
+    def start_training(self) -> None:
+        self.page.locator("#train-start").click()
+
+    def load_chat(self) -> None:
+        self.page.locator("#chat-load").click()
+
+    def ask(self, message: str) -> None:
+        self.page.locator("#chat-input textarea").fill(message)
+        self.page.locator("#chat-send").click()
