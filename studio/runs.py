@@ -66,8 +66,8 @@ def _proc_start(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields[19]  # a zombie counts as gone
+    # A zombie still counts: its parent (our reaper thread, or init) is about to collect it and its exit code.
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def _alive(status: dict[str, Any]) -> bool:

@@ -28,7 +28,7 @@ def test_abort_stops_process_group_and_shows_aborted(ws: Workspace) -> None:
     pid = runs.run_status(run_dir)["pid"]
     assert runs.abort(ws, run_dir.name).status["abort_requested"] is True
     assert wait_for(lambda: runs.run_status(run_dir)["state"] == "aborted", timeout=15)
-    assert wait_for(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3], 10)
+    assert wait_for(lambda: not Path(f"/proc/{pid}").exists(), 10)  # reaped, not left a zombie
     assert "aborted by SIGTERM" in (run_dir / "train.log").read_text()
 
 
