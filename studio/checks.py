@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from studio.config import Issue, RunConfig, check_fields, gpu_visible
+from studio.config import Issue, RunConfig, gpu_visible
 from studio.data.registry import load_registry
 from studio.errors import StudioError
 from studio.workspace import Workspace
@@ -37,7 +37,3 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
     if cfg.precision in ("bf16", "fp16") and not gpu_visible():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues
-
-
-def check_all(cfg: RunConfig, ws: Workspace) -> list[Issue]:
-    return check_fields(cfg) + check_environment(cfg, ws)

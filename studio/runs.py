@@ -80,7 +80,8 @@ def _alive(status: dict[str, Any]) -> bool:
             return True
         except OSError:
             return False
-    return _proc_start(pid) is not None and _proc_start(pid) == status.get("pid_start", _proc_start(pid))
+    started = _proc_start(pid)
+    return started is not None and started == status.get("pid_start", started)
 
 
 def _reap(proc: subprocess.Popen[bytes], run_dir: Path) -> None:
