@@ -37,12 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     r_sub.add_parser("list")
     for name in ("show", "abort"):
         r_sub.add_parser(name).add_argument("run")
-    d = sub.add_parser("data", help="registered datasets")
-    d_sub = d.add_subparsers(dest="action", required=True)
-    d_sub.add_parser("list")
-    prev = d_sub.add_parser("preview")
-    prev.add_argument("name")
-    prev.add_argument("--rows", type=int, default=3)
+    _data_parser(sub)
     ch = sub.add_parser("chat", help="chat with a run's adapter or a model")
     ch.add_argument("--run", default="", help="a run id (uses its model, adapter and template)")
     ch.add_argument("--model", default="", help="a model folder or hub id (without --run)")
@@ -105,19 +100,89 @@ def cmd_runs(ws: Workspace, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
-    from studio.data.load import load_dataset
-    from studio.data.registry import load_registry
+def _data_parser(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("data", help="datasets: list, files, detect, preview, inspect, register (JSON on stdout)")
+    d_sub = d.add_subparsers(dest="action", required=True)
+    parsers = {name: d_sub.add_parser(name, help=text) for name, text in (
+        ("list", "the registry: name, format, file, state"),
+        ("files", "files in the data folder that can be registered"),
+        ("detect", "the proposed mapping for a file"),
+        ("preview", "rows converted, with per-row errors"),
+        ("inspect", "kept / dropped by reason, quality, token lengths, suggested cutoff"),
+        ("register", "register a file under a name (dataset_info.json, atomic, one backup)"))}
+    for p in parsers.values():
+        p.add_argument("--dir", type=Path, default=None, help="data folder with dataset_info.json "
+                       "(default: the workspace's data folder)")
+    parsers["detect"].add_argument("--file", required=True, help="a file or folder inside the data folder")
+    parsers["preview"].add_argument("--dataset", required=True)
+    parsers["preview"].add_argument("--rows", type=int, default=5)
+    parsers["preview"].add_argument("--start", type=int, default=1, help="first row (1-based)")
+    parsers["inspect"].add_argument("--dataset", required=True)
+    parsers["inspect"].add_argument("--model", type=Path, default=None, help="model folder whose tokenizer "
+                                    "counts tokens (default: the demo model when present)")
+    parsers["inspect"].add_argument("--cutoff", type=int, default=None, help="report what this cutoff truncates")
+    reg = parsers["register"]
+    reg.add_argument("--name", required=True)
+    reg.add_argument("--file", required=True)
+    reg.add_argument("--formatting", choices=("alpaca", "sharegpt", "openai", "text"), default=None,
+                     help="default: detected from the file")
+    reg.add_argument("--column", action="append", default=[], metavar="KEY=COL", help="e.g. prompt=question")
+    reg.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="e.g. user_tag=human")
+    reg.add_argument("--fix", action="append", default=None, choices=("media_as_list", "image_placeholder"),
+                     help="conversion-time repairs (default: the detected ones)")
+    reg.add_argument("--overwrite", action="store_true", help="replace an entry of the same name")
 
+
+def _pairs(values: list[str], flag: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for value in values:
+        key, sep, col = value.partition("=")
+        if not sep or not key:
+            raise StudioError("cli.bad_pair", flag=flag, value=value)
+        out[key.strip()] = col.strip() or None
+    return out
+
+
+def load_registry_entry(data_dir: Path, name: str) -> object:
+    from studio.data.actions import registry_file
+    from studio.data.registry import get_entry
+
+    return get_entry(registry_file(data_dir), name).raw
+
+
+def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
+    from studio.data import actions
+
+    data_dir = (args.dir or ws.data_dir).resolve()
+    out: object
     if args.action == "list":
-        for name, entry in load_registry(ws.registry_file).items():
-            print(f"{name}\t{entry.formatting}\t{entry.file_name}\t{entry.state(ws.data_dir)}")
-        return 0
-    loaded = load_dataset(ws.registry_file, args.name, limit=args.rows)
-    for conv in loaded.conversations:
-        print(json.dumps(conv.as_messages(), ensure_ascii=False))
-    for problem in loaded.problems:
-        print(f"skipped: {problem.text(args.lang)}", file=sys.stderr)
+        out = actions.list_entries(data_dir)
+    elif args.action == "files":
+        out = actions.data_files(data_dir)
+    elif args.action == "detect":
+        p = actions.detect_file(data_dir, args.file)
+        out = {"formatting": p.formatting, "columns": p.columns, "tags": p.tags, "fixes": p.fixes,
+               "notes": [n.text(args.lang) for n in p.notes], "file_columns": p.file_columns}
+    elif args.action == "preview":
+        items, more = actions.preview(data_dir, args.dataset, max(args.start, 1) - 1, args.rows)
+        out = {"rows": [v.to_json(args.lang) for v in actions.row_views(items)], "more": more}
+    elif args.action == "inspect":
+        model = args.model or (ws.root / "models" / "demo-tiny")
+        report = actions.inspect_dataset(data_dir, args.dataset, model if model.exists() or args.model else None)
+        out = report.to_json() | {"advice": report.advice(args.lang)}
+        if args.cutoff:
+            out["cutoff_effect"] = report.cutoff_effect(args.cutoff)
+    else:
+        p = actions.detect_file(data_dir, args.file)
+        formatting = args.formatting or p.formatting
+        columns = {**(p.columns if formatting == p.formatting else {}), **_pairs(args.column, "--column")}
+        tags = {**p.tags, **{k: v or "" for k, v in _pairs(args.tag, "--tag").items()}}
+        fixes = p.fixes if args.fix is None else args.fix
+        entry = actions.entry_from_form(data_dir, args.name, args.file, formatting, columns, tags, fixes)
+        actions.save(data_dir, args.name, entry, overwrite=args.overwrite)
+        written = load_registry_entry(data_dir, args.name)
+        out = {"registered": args.name, "entry": written, "notes": [n.text(args.lang) for n in p.notes]}
+    print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0
 
 

@@ -12,17 +12,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.not_rows": ("{file}: expected a JSON list of objects, found {found}.", "{file}：应为对象组成的 JSON 列表，实际是 {found}。"),
     "file.row_not_object": ("{file} row {row}: expected a JSON object, found {found}.", "{file} 第 {row} 行：应为 JSON 对象，实际是 {found}。"),
     "file.unsupported": ("{file}: unsupported file type '{ext}'; expected one of {expected}.", "{file}：不支持的文件类型“{ext}”，应为 {expected} 之一。"),
+    "file.bad_columnar": ("{file}: cannot be read as a table ({detail}).", "{file}：无法作为表格读取（{detail}）。"),
+    "folder.mixed": ("{folder}/: a dataset folder must hold files of one supported type; found {found} (supported: {expected}).", "{folder}/：数据集文件夹中的文件必须是同一种受支持的类型；实际有 {found}（支持：{expected}）。"),
+    "path.outside_data": ("{path}: the file must be inside the data folder {root}.", "{path}：文件必须位于数据文件夹 {root} 之内。"),
     "path.outside": ("{path}: the path is outside the workspace {root}.", "{path}：路径不在工作区 {root} 之内。"),
     # registry and conversion
     "registry.bad": ("{file}: expected a JSON object mapping dataset names to entries ({detail}).", "{file}：应为“数据集名 → 配置”的 JSON 对象（{detail}）。"),
     "registry.unknown": ("Dataset '{name}' is not registered in {file}.", "数据集“{name}”未在 {file} 中注册。"),
     "registry.remote": ("Dataset '{name}' lives on a hub or cloud and cannot be loaded offline.", "数据集“{name}”位于模型仓库或云端，离线时无法加载。"),
     "registry.bad_formatting": ("Dataset '{name}': formatting '{value}' is not one of {expected}.", "数据集“{name}”：formatting “{value}” 不在 {expected} 之中。"),
-    "convert.missing_column": ("{file} row {row}: column '{column}' is missing (mapped as {role}).", "{file} 第 {row} 行：缺少列“{column}”（映射为 {role}）。"),
+    "registry.bad_block": ("Dataset '{name}': '{key}' must map names to column names (text).", "数据集“{name}”：“{key}”应把名称映射到列名（文本）。"),
+    "registry.exists": ("Dataset '{name}' is already registered in {file}; choose another name or confirm replacing it.", "数据集“{name}”已在 {file} 中注册；请换一个名称，或确认替换。"),
+    "registry.bad_name": ("'{name}' is not a usable dataset name (empty, or spaces at either end).", "“{name}”不能用作数据集名称（为空，或首尾有空格）。"),
+    "registry.ranking": ("Dataset '{name}' holds preference pairs (ranking) for DPO / reward training; supervised fine-tuning needs a dataset with one answer per prompt.", "数据集“{name}”是用于 DPO / 奖励模型训练的偏好数据（ranking）；监督微调需要每个提示只有一个回答的数据集。"),
+    "detect.media_string": ("Column '{column}' holds a single path per row, not a list; it will be wrapped in a list at conversion time (your file is not changed).", "列“{column}”每行是单个路径而不是列表；转换时会自动包装为列表（不会修改你的文件）。"),
+    "detect.no_placeholder": ("Rows with '{column}' have no {tag} placeholder in their text; one will be put before the first user turn at conversion time (your file is not changed).", "含有“{column}”的行在文本中没有 {tag} 占位符；转换时会在第一轮用户消息之前加上（不会修改你的文件）。"),
+    "mapping.unknown_column": ("Column '{column}' (mapped as {role}) is not in {file}; its columns are: {found}.", "列“{column}”（映射为 {role}）不在 {file} 中；该文件的列为：{found}。"),
+    "mapping.required": ("{role}: choose the column that holds it.", "{role}：请选择包含它的列。"),
+    "convert.missing_column": ("{file} row {row}: column '{column}' is missing (mapped as {role}); the row has: {found}.", "{file} 第 {row} 行：缺少列“{column}”（映射为 {role}）；该行的列为：{found}。"),
+    "convert.missing_key": ("{file} row {row}: message {index} has no '{key}' key; it has: {found}.", "{file} 第 {row} 行：第 {index} 条消息没有“{key}”键；它有：{found}。"),
+    "convert.role_order": ("{file} row {row}: message {index} is from '{role}' where {expected} was expected (turns must alternate).", "{file} 第 {row} 行：第 {index} 条消息来自“{role}”，此处应为 {expected}（对话须交替进行）。"),
+    "convert.odd_count": ("{file} row {row}: {count} messages; expected pairs ending with an answer.", "{file} 第 {row} 行：共 {count} 条消息；应为成对出现并以回答结尾。"),
+    "convert.no_messages": ("{file} row {row}: the conversation has no messages.", "{file} 第 {row} 行：对话中没有消息。"),
+    "convert.empty_prompt": ("{file} row {row}: the prompt (column '{column}') is empty.", "{file} 第 {row} 行：提示（列“{column}”）为空。"),
+    "convert.empty_text": ("{file} row {row}: the text (column '{column}') is empty.", "{file} 第 {row} 行：文本（列“{column}”）为空。"),
+    "convert.media_not_list": ("{file} row {row}: column '{column}' is one path, not a list of paths; switch on “wrap a single path in a list” to accept it.", "{file} 第 {row} 行：列“{column}”是单个路径而不是路径列表；开启“将单个路径包装为列表”即可接受。"),
+    "convert.media_count": ("{file} row {row}: {tags} {tag} placeholder(s) for {files} {kind} file(s).", "{file} 第 {row} 行：{tags} 个 {tag} 占位符，对应 {files} 个 {kind} 文件。"),
     "convert.bad_type": ("{file} row {row}: column '{column}' should be {expected}, found {found}.", "{file} 第 {row} 行：列“{column}”应为 {expected}，实际是 {found}。"),
     "convert.bad_role": ("{file} row {row}: message {index} has role '{role}'; expected one of {expected}.", "{file} 第 {row} 行：第 {index} 条消息的角色为“{role}”，应为 {expected} 之一。"),
-    "convert.empty": ("{file} row {row}: no assistant answer to learn from.", "{file} 第 {row} 行：没有可供学习的助手回答。"),
-    "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable; the first problem: {reason}", "数据集“{name}”：{total} 行中没有可用的行；第一个问题：{reason}"),
+    "convert.empty": ("{file} row {row}: the answer is empty; nothing to learn from.", "{file} 第 {row} 行：回答为空，没有可供学习的内容。"),
+    "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable; most frequent reasons: {reason}", "数据集“{name}”：{total} 行中没有可用的行；最常见的原因：{reason}"),
+    "advice.val_share": ("{rows} usable rows: hold out a validation share of {share} to watch for overfitting.", "{rows} 条可用数据：建议留出 {share} 作为验证集，以观察是否过拟合。"),
+    "advice.few_rows": ("Only {rows} rows: teaching a 7B model domain knowledge usually takes at least about a thousand; style or identity tuning can work with fewer.", "只有 {rows} 条：让 7B 模型学会领域知识通常至少需要约一千条；风格或自我认知微调可以更少。"),
+    "advice.cutoff": ("Suggested cutoff_len: {cutoff} (99% of rows are at most {p99} tokens).", "建议 cutoff_len：{cutoff}（99% 的数据不超过 {p99} 个 token）。"),
+    "data.upload_name": ("{name}: a file name may not contain a path or start with a dot.", "{name}：文件名不能包含路径或以点开头。"),
+    "data.tokenizer": ("{path}: no tokenizer could be loaded from this folder ({detail}).", "{path}：无法从该文件夹加载分词器（{detail}）。"),
     # config
     "config.unknown_key": ("{source}: unknown setting '{key}'.", "{source}：未知的设置项“{key}”。"),
     "config.bad_type": ("{field}: expected {expected}, got {value!r}.", "{field}：应为 {expected}，实际是 {value!r}。"),
@@ -50,6 +74,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.bad_setting": ("{field}: {value} is outside {low} to {high}.", "{field}：{value} 超出 {low} 到 {high}。"),
     "chat.not_loaded": ("No model is loaded; choose a run and press Load.", "尚未加载模型；请选择一个运行并点击“加载”。"),
     "chat.empty": ("Type a message first.", "请先输入消息。"),
+    # command line
+    "cli.bad_pair": ("{flag} {value}: expected KEY=VALUE.", "{flag} {value}：应为 KEY=VALUE 的形式。"),
     # server
     "server.login_needed": ("Binding to {host} exposes the studio to the network; set a login with --auth USER:PASS or STUDIO_AUTH.", "绑定到 {host} 会把工作室暴露到网络上；请用 --auth 用户名:密码 或 STUDIO_AUTH 设置登录。"),
     "server.bad_auth": ("--auth: expected USER:PASS, got a value without ':'.", "--auth：应为 用户名:密码，但值中没有“:”。"),
@@ -57,7 +83,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+class Both(str):
+    """A field value that is itself a sentence in both languages (it serializes as its English text)."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Both:
+        obj = super().__new__(cls, en)
+        obj.zh = zh
+        return obj
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" else str(self)
+
+
 def render(key: str, lang: str = "en", /, **fields: object) -> str:
     """The sentence for `key` in `lang` ('en' or 'zh'), with its fields filled in."""
     en, zh = MESSAGES[key]
-    return (zh if lang == "zh" else en).format(**fields)
+    values = {k: v.text(lang) if isinstance(v, Both) else v for k, v in fields.items()}
+    return (zh if lang == "zh" else en).format(**values)

@@ -21,6 +21,8 @@ class Template:
 
     def segments(self, conv: Conversation) -> list[Segment]:
         """The whole conversation; assistant turns are trainable, everything else is prompt."""
+        if conv.kind == "text":  # pre-training text: no chat markup, every token trained
+            return [(conv.response_text(), True)]
         out: list[Segment] = []
         system = conv.system or self.default_system
         if system:

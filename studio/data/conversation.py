@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["user", "assistant", "tool", "function"]
+Kind = Literal["chat", "text"]
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,20 @@ class Conversation:
     turns: tuple[Turn, ...]
     system: str = ""
     tools: str = ""
-    media: tuple[str, ...] = field(default=())
+    images: tuple[str, ...] = ()  # paths relative to the data folder
+    videos: tuple[str, ...] = ()
+    audios: tuple[str, ...] = ()
+    kind: Kind = "chat"  # "text": pre-training text, one assistant turn, every token trained
 
     def as_messages(self) -> list[dict[str, str]]:
         """OpenAI-style messages, the shape chat widgets and chat templates take."""
         head = [{"role": "system", "content": self.system}] if self.system else []
         return head + [{"role": t.role, "content": t.content} for t in self.turns]
+
+    def prompt_text(self) -> str:
+        """Everything the model reads but does not learn (for length and duplicate checks)."""
+        parts = [self.system, self.tools] + [t.content for t in self.turns[:-1]]
+        return "\n".join(p for p in parts if p)
+
+    def response_text(self) -> str:
+        return self.turns[-1].content if self.turns else ""

@@ -1,15 +1,20 @@
-"""registered dataset -> conversations, with every unusable row counted and named (never dropped silently)."""
+"""registered (or proposed) dataset -> conversations, with every unusable row counted and named."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from studio.data.conversation import Conversation
 from studio.data.convert import to_conversation
-from studio.data.readers import Row, read_rows
+from studio.data.readers import Record, Row, iter_records
 from studio.data.registry import DatasetEntry, get_entry
 from studio.errors import StudioError
+from studio.messages import Both
+
+Converted = tuple[Record, Conversation | StudioError]
 
 
 @dataclass
@@ -21,6 +26,7 @@ class Loaded:
 
 
 def entry_for(registry_file: Path, name: str) -> DatasetEntry:
+    """A registered entry whose file can be read here (not remote, not missing)."""
     entry = get_entry(registry_file, name)
     if entry.state(registry_file.parent) == "remote":
         raise StudioError("registry.remote", name=name)
@@ -29,15 +35,54 @@ def entry_for(registry_file: Path, name: str) -> DatasetEntry:
     return entry
 
 
-def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Loaded:
-    entry = entry_for(registry_file, name)
-    rows = read_rows(entry.path(registry_file.parent), limit)
-    loaded = Loaded(entry, rows)
-    for number, row in enumerate(rows, start=1):
+def resolve(entry: DatasetEntry, data_dir: Path) -> DatasetEntry:
+    """Settle what only the data can tell (a prompt-only alpaca entry is text unless rows have 'output')."""
+    if entry.formatting != "text":
+        return entry
+    first = next(iter_records(entry.path(data_dir), entry.file_name), None)
+    return entry.resolved(first.row) if first else entry
+
+
+def converted(entry: DatasetEntry, data_dir: Path) -> Iterator[Converted]:
+    """Every row of the entry's file with its conversation or the reason it cannot be used, lazily."""
+    entry = resolve(entry, data_dir)
+    for record in iter_records(entry.path(data_dir), entry.file_name):
         try:
-            loaded.conversations.append(to_conversation(row, entry, number))
+            yield record, to_conversation(record.row, entry, record.number, record.file)
         except StudioError as err:
-            loaded.problems.append(err)
-    if limit is None and rows and not loaded.conversations:
-        raise StudioError("data.no_rows", name=name, total=len(rows), reason=loaded.problems[0].text())
+            yield record, err
+
+
+def page(entry: DatasetEntry, data_dir: Path, start: int, count: int) -> tuple[list[Converted], bool]:
+    """Rows start .. start+count-1 (0-based) converted, and whether more follow; reads no further."""
+    items = list(islice(converted(entry, data_dir), start, start + count + 1))
+    return items[:count], len(items) > count
+
+
+def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Loaded:
+    """The usable conversations of a registered dataset (`num_samples` caps them, as in LLaMA-Factory)."""
+    entry = entry_for(registry_file, name)
+    if entry.ranking and limit is None:
+        raise StudioError("registry.ranking", name=name)
+    cap = entry.raw.get("num_samples")
+    limit = limit if limit is not None else (cap if isinstance(cap, int) and cap > 0 else None)
+    loaded = Loaded(resolve(entry, registry_file.parent), [])
+    for record, result in islice(converted(entry, registry_file.parent), limit):
+        loaded.rows.append(record.row)
+        if isinstance(result, StudioError):
+            loaded.problems.append(result)
+        else:
+            loaded.conversations.append(result)
+    if limit is None and loaded.rows and not loaded.conversations:
+        raise no_rows_error(name, len(loaded.rows), loaded.problems)
     return loaded
+
+
+def no_rows_error(name: str, total: int, problems: list[StudioError]) -> StudioError:
+    """Nothing survives: name the most frequent reasons, each with one example row."""
+    by_reason: dict[str, list[StudioError]] = {}
+    for problem in problems:
+        by_reason.setdefault(problem.key, []).append(problem)
+    top = sorted(by_reason.values(), key=len, reverse=True)[:3]
+    en, zh = (" | ".join(f"{len(g)}× {g[0].text(lang)}" for g in top) for lang in ("en", "zh"))
+    return StudioError("data.no_rows", name=name, total=total, reason=Both(en, zh))

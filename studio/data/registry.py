@@ -11,20 +11,34 @@ from typing import Literal
 
 from studio.errors import StudioError
 
-Formatting = Literal["alpaca", "sharegpt"]
-FORMATTINGS: tuple[str, ...] = ("alpaca", "sharegpt")
+# "openai" is sharegpt with OpenAI's role / content names (and tool_calls); "text" is an alpaca entry
+# that maps only `prompt` to a text column, which is how LLaMA-Factory registers pre-training data.
+Formatting = Literal["alpaca", "sharegpt", "openai", "text"]
+FORMATTINGS: tuple[str, ...] = ("alpaca", "sharegpt", "openai", "text")
 REMOTE_KEYS = ("hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name")
+MEDIA = ("images", "videos", "audios")
 
 # The documented defaults; a block naming only some keys keeps these for the others.
 DEFAULT_COLUMNS: dict[str, dict[str, str | None]] = {
     "alpaca": {"prompt": "instruction", "query": "input", "response": "output", "system": None,
-               "history": None},
-    "sharegpt": {"messages": "conversations", "system": None, "tools": None},
+               "history": None, "images": None, "videos": None, "audios": None},
+    "sharegpt": {"messages": "conversations", "system": None, "tools": None, "images": None, "videos": None,
+                 "audios": None},
+    "openai": {"messages": "messages", "system": None, "tools": None, "images": None, "videos": None,
+               "audios": None},
+    "text": {"prompt": "text"},
 }
 DEFAULT_TAGS: dict[str, str] = {
     "role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
     "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system",
 }
+OPENAI_TAGS: dict[str, str] = {
+    "role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
+    "observation_tag": "tool", "function_tag": "function_call", "system_tag": "system",
+}
+# Conversion-time repairs a user can switch on without editing the data file (kept under "fixes";
+# LLaMA-Factory ignores keys it does not know).
+FIXES = ("media_as_list", "image_placeholder")
 
 State = Literal["ok", "missing", "remote"]
 
@@ -37,6 +51,8 @@ class DatasetEntry:
     columns: dict[str, str | None] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     remote: bool = False
+    ranking: bool = False
+    fixes: tuple[str, ...] = ()
     raw: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -44,18 +60,37 @@ class DatasetEntry:
         formatting = raw.get("formatting", "alpaca")
         if formatting not in FORMATTINGS:
             raise StudioError("registry.bad_formatting", name=name, value=formatting,
-                              expected=", ".join(FORMATTINGS))
-        given_columns = raw.get("columns") or {}
-        given_tags = raw.get("tags") or {}
+                              expected=", ".join(FORMATTINGS[:3]))
+        given_columns, given_tags = raw.get("columns") or {}, raw.get("tags") or {}
+        for key, block in (("columns", given_columns), ("tags", given_tags)):
+            if not isinstance(block, dict) or not all(isinstance(v, str | None) for v in block.values()):
+                raise StudioError("registry.bad_block", name=name, key=key)
+        if formatting == "alpaca" and set(given_columns) == {"prompt"}:
+            formatting = "text"  # may still turn out to be alpaca: see `resolved`
+        tags = OPENAI_TAGS if formatting == "openai" else DEFAULT_TAGS
+        fixes = raw.get("fixes") or {}
         return cls(
             name=name,
             file_name=str(raw.get("file_name", "")),
             formatting=formatting,  # type: ignore[arg-type]
             columns={**DEFAULT_COLUMNS[str(formatting)], **given_columns},  # type: ignore[dict-item]
-            tags={**DEFAULT_TAGS, **given_tags},  # type: ignore[dict-item]
+            tags={**tags, **given_tags},  # type: ignore[dict-item]
             remote=any(k in raw for k in REMOTE_KEYS),
+            ranking=bool(raw.get("ranking")),
+            fixes=tuple(k for k in FIXES if isinstance(fixes, dict) and fixes.get(k)),
             raw=raw,
         )
+
+    def resolved(self, first_row: dict[str, object]) -> DatasetEntry:
+        """A prompt-only alpaca entry is text data unless its rows carry the default response column."""
+        if self.formatting != "text" or "output" not in first_row or self.raw.get("formatting") == "text":
+            return self
+        columns = {**DEFAULT_COLUMNS["alpaca"], **self.columns}
+        return DatasetEntry(self.name, self.file_name, "alpaca", columns, self.tags, self.remote, self.ranking,
+                            self.fixes, self.raw)
+
+    def media_columns(self) -> dict[str, str]:
+        return {k: v for k in MEDIA if (v := self.columns.get(k))}
 
     def path(self, data_dir: Path) -> Path:
         return data_dir / self.file_name
@@ -86,12 +121,17 @@ def get_entry(path: Path, name: str) -> DatasetEntry:
     return entry
 
 
-def register(path: Path, name: str, raw: dict[str, object]) -> None:
-    """Add or replace one entry, keeping every other entry, their order and their text as they were."""
+def register(path: Path, name: str, raw: dict[str, object], *, overwrite: bool = False) -> None:
+    """Add (or, when asked, replace) one entry, keeping every other entry, their order and text as they were."""
+    if not name.strip() or name != name.strip():
+        raise StudioError("registry.bad_name", name=name)
     DatasetEntry.parse(name, raw)  # refuse a bad entry before touching the file
     data: dict[str, object] = {}
     if path.exists():
+        load_registry(path)  # refuse to rewrite a registry we cannot read: the file stays untouched
         data = json.loads(path.read_text(encoding="utf-8-sig"))
+        if name in data and not overwrite:
+            raise StudioError("registry.exists", name=name, file=path.name)
         shutil.copy2(path, path.with_name(path.name + ".bak"))
     data[name] = raw
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -39,5 +39,5 @@ def test_sharegpt_unknown_role_is_named() -> None:
 
 def test_row_without_answer_is_refused() -> None:
     entry = DatasetEntry.parse("d", {"file_name": "d.json"})
-    with pytest.raises(StudioError, match="row 2: no assistant answer"):
+    with pytest.raises(StudioError, match="row 2: the answer is empty"):
         to_conversation({"instruction": "q", "output": ""}, entry, 2)

@@ -1,0 +1,165 @@
+"""What the Data tab's buttons do, and their CLI twins: list, files, detect, preview, inspect, register, upload.
+
+Every function takes the data folder (where dataset_info.json lives) and returns plain data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from studio.data.conversation import Conversation
+from studio.data.load import Converted, entry_for, page
+from studio.data.mapping import Proposal, build_raw, check_mapping, detect
+from studio.data.readers import READERS, Record, folder_files, iter_records
+from studio.data.registry import DatasetEntry, load_registry, register
+from studio.data.report import Report, inspect
+from studio.errors import StudioError
+
+REGISTRY = "dataset_info.json"
+MAX_LISTED = 500
+
+
+def registry_file(data_dir: Path) -> Path:
+    return data_dir / REGISTRY
+
+
+def confine(data_dir: Path, user_path: str) -> Path:
+    """A path typed or sent by a browser, resolved inside the data folder or refused."""
+    root = data_dir.resolve()
+    path = (root / Path(user_path.strip()).expanduser()).resolve()
+    if root not in path.parents:
+        raise StudioError("path.outside_data", path=user_path, root=str(root))
+    return path
+
+
+def relative(data_dir: Path, path: Path) -> str:
+    return path.relative_to(data_dir.resolve()).as_posix()
+
+
+def list_entries(data_dir: Path) -> list[dict[str, Any]]:
+    """The registry as rows: name, formatting, file, state (ok / missing / remote) and ranking."""
+    return [{"name": n, "formatting": e.formatting, "file": e.file_name, "state": e.state(data_dir),
+             "ranking": e.ranking, "num_samples": e.raw.get("num_samples")}
+            for n, e in load_registry(registry_file(data_dir)).items()]
+
+
+def data_files(data_dir: Path) -> list[str]:
+    """Files (and one-type folders) in the data folder that a dataset can be registered from."""
+    root = data_dir.resolve()
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        if here != root:
+            try:
+                folder_files(here)
+                found.append(relative(data_dir, here) + "/")
+            except StudioError:
+                pass
+        for name in sorted(filenames):
+            if Path(name).suffix.lower() in READERS and name != REGISTRY and not name.startswith("."):
+                found.append(relative(data_dir, here / name))
+        if len(found) >= MAX_LISTED:
+            break
+    return found[:MAX_LISTED]
+
+
+def sample(path: Path, label: str, count: int = 200) -> list[Record]:
+    return list(islice(iter_records(path, label), count))
+
+
+def detect_file(data_dir: Path, file: str) -> Proposal:
+    """The proposed mapping for a file in the data folder, from its first rows."""
+    path = confine(data_dir, file)
+    return detect(sample(path, relative(data_dir, path)))
+
+
+def entry_from_form(data_dir: Path, name: str, file: str, formatting: str, columns: dict[str, str | None],
+                    tags: dict[str, str], fixes: list[str]) -> DatasetEntry:
+    path = confine(data_dir, file)
+    file_name = relative(data_dir, path)
+    raw = build_raw(file_name, formatting, columns, tags, fixes)
+    # "text" is said in memory so the choice holds even if rows also have an 'output' column; `save`
+    # writes the entry the LLaMA-Factory way (only `prompt` mapped).
+    return DatasetEntry.parse(name or "(new)", {**raw, "formatting": "text"} if formatting == "text" else raw)
+
+
+def check_entry(data_dir: Path, entry: DatasetEntry) -> list[StudioError]:
+    return check_mapping(entry, sample(entry.path(data_dir), entry.file_name))
+
+
+def preview_entry(data_dir: Path, entry: DatasetEntry, start: int = 0, count: int = 1) -> tuple[list[Converted], bool]:
+    """Rows from `start` converted with `entry` (registered or not), reading only those rows."""
+    problems = check_entry(data_dir, entry)
+    if problems:
+        raise problems[0]
+    return page(entry, data_dir, start, count)
+
+
+def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[list[Converted], bool]:
+    return page(entry_for(registry_file(data_dir), name), data_dir, start, count)
+
+
+def save(data_dir: Path, name: str, entry: DatasetEntry, *, overwrite: bool = False) -> None:
+    """Register a checked mapping under `name` (asks before replacing: overwrite must be set)."""
+    problems = check_entry(data_dir, entry)
+    if problems:
+        raise problems[0]
+    raw = {k: v for k, v in entry.raw.items() if not (k == "formatting" and v == "text")}
+    register(registry_file(data_dir), name, raw, overwrite=overwrite)
+
+
+def load_tokenizer(model: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(model), local_files_only=True, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise StudioError("data.tokenizer", path=str(model), detail=str(exc).splitlines()[0][:160]) from None
+
+
+def inspect_dataset(data_dir: Path, name: str, model: Path | None = None) -> Report:
+    entry = entry_for(registry_file(data_dir), name)
+    tokenizer = load_tokenizer(model) if model else None
+    return inspect(entry, data_dir, tokenizer, model.name if model else "")
+
+
+def upload(data_dir: Path, source: Path, name: str) -> str:
+    """Copy an uploaded file into the data folder under a name that is free (never replaces a file)."""
+    if Path(name).name != name or name.startswith(".") or not name:
+        raise StudioError("data.upload_name", name=name)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    target, n = data_dir / name, 1
+    while target.exists():
+        target, n = data_dir / f"{stem} ({n}){suffix}", n + 1
+    shutil.copyfile(source, target)
+    return target.name
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One previewed row as plain data: what the CLI prints and the UI shows."""
+    file: str
+    row: int
+    raw: dict[str, Any]
+    messages: list[dict[str, str]] | None
+    error: StudioError | None
+    kind: str = "chat"
+
+    def to_json(self, lang: str = "en") -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "raw": self.raw, "messages": self.messages,
+                "error": self.error.text(lang) if self.error else None, "kind": self.kind}
+
+
+def row_views(items: list[Converted]) -> list[RowView]:
+    views = []
+    for record, result in items:
+        conv = result if isinstance(result, Conversation) else None
+        views.append(RowView(record.file, record.number, record.row, conv.as_messages() if conv else None,
+                             result if isinstance(result, StudioError) else None, conv.kind if conv else "chat"))
+    return views

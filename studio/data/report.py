@@ -1,0 +1,162 @@
+"""The inspect report of a dataset: kept / dropped by reason, quality flags, token lengths and advice."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.data.conversation import Conversation
+from studio.data.load import converted
+from studio.data.registry import DatasetEntry
+from studio.errors import StudioError
+from studio.messages import render
+
+PERCENTILES = (50, 90, 95, 99)
+NICE_CUTOFFS = (64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 32768)
+DROPPED_KEPT = 1000  # dropped rows kept for paging in the report; the counts cover them all
+EXAMPLES = 5
+# The replacement character, or UTF-8 read as Latin-1 / cp1252 ("Ã©", "â€™", "æ–‡"): a lead byte shown
+# as a letter followed by as many continuation bytes (shown as symbols) as that lead announces.
+_CONT = "[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014" \
+        "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+GARBLED = re.compile(f"\ufffd|[\u00c2-\u00df]{_CONT}|[\u00e0-\u00ef]{_CONT}{{2}}")
+SHORT_CHARS = 2  # an answer of at most this many characters is flagged as very short
+LONG_FACTOR = 8  # a row this many times longer than the median is flagged as very long
+
+
+@dataclass
+class Dropped:
+    file: str
+    row: int
+    reason: str  # message key
+    text_en: str
+    text_zh: str
+
+
+@dataclass
+class Report:
+    name: str
+    total: int = 0
+    kept: int = 0
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+    dropped: list[Dropped] = field(default_factory=list)
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # flag -> {count, rows}
+    lengths: dict[str, dict[str, int]] = field(default_factory=dict)  # prompt/response/total -> stats
+    tokenizer: str = ""
+    suggested_cutoff: int | None = None
+    cdf: list[tuple[int, float]] = field(default_factory=list)  # (total tokens, share of rows at or below)
+    totals: list[int] = field(default_factory=list)  # per kept row, for cutoff questions
+    prompts: list[int] = field(default_factory=list)
+
+    def cutoff_effect(self, cutoff: int) -> dict[str, int]:
+        """How many kept rows a cutoff would truncate, and drop (no answer token left after the prompt)."""
+        truncated = sum(1 for t in self.totals if t > cutoff)
+        dropped = sum(1 for p in self.prompts if p >= cutoff)
+        return {"cutoff": cutoff, "truncated": truncated - dropped, "dropped": dropped}
+
+    def advice(self, lang: str) -> list[str]:
+        n = self.kept
+        share = "0.1–0.2" if n < 5000 else "0.05–0.1"
+        lines = [render("advice.val_share", lang, rows=n, share=share)]
+        if n < 1000:
+            lines.append(render("advice.few_rows", lang, rows=n))
+        if self.suggested_cutoff:
+            lines.append(render("advice.cutoff", lang, cutoff=self.suggested_cutoff,
+                                p99=self.lengths.get("total", {}).get("p99", 0)))
+        return lines
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("totals", "prompts"):
+            out.pop(key)
+        out["cdf"] = self.cdf[:: max(1, len(self.cdf) // 50)]
+        out["advice"] = self.advice("en")
+        return out
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _stats(values: list[int]) -> dict[str, int]:
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    stats = {f"p{p}": ordered[min(len(ordered) - 1, (len(ordered) * p + 99) // 100 - 1)] for p in PERCENTILES}
+    return {**stats, "max": ordered[-1], "mean": round(sum(ordered) / len(ordered))}
+
+
+def suggest_cutoff(p99: int) -> int:
+    """The p99 of total length, rounded up to a common size."""
+    i = bisect.bisect_left(NICE_CUTOFFS, p99)
+    return NICE_CUTOFFS[i] if i < len(NICE_CUTOFFS) else -(-p99 // 4096) * 4096
+
+
+def token_lengths(convs: list[Conversation], tokenizer: Any, template: str = "chatml") -> tuple[list[int], list[int]]:
+    """(prompt, response) token counts per conversation, through the training template, in batched calls."""
+    from studio.templates import get_template
+
+    tpl = get_template(template)
+    texts: list[str] = []
+    owners: list[tuple[int, bool]] = []
+    for i, conv in enumerate(convs):
+        segments = [(conv.response_text(), True)] if conv.kind == "text" else tpl.segments(conv)
+        for text, trained in segments:
+            texts.append(text)
+            owners.append((i, trained))
+    prompt, response = [0] * len(convs), [0] * len(convs)
+    for start in range(0, len(texts), 2048):
+        ids = tokenizer(texts[start:start + 2048], add_special_tokens=False)["input_ids"]
+        for (i, trained), piece in zip(owners[start:start + 2048], ids, strict=True):
+            (response if trained else prompt)[i] += len(piece)
+    return prompt, response
+
+
+def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenizer_name: str = "") -> Report:
+    """Read every row once: conversion outcome, quality flags and (with a tokenizer) token lengths."""
+    report = Report(entry.name, tokenizer=tokenizer_name)
+    reasons: Counter[str] = Counter()
+    kept: list[tuple[int, Conversation]] = []
+    seen: dict[str, int] = {}
+    flags: dict[str, list[int]] = {"duplicate": [], "garbled": [], "short": [], "long": [], "missing_media": []}
+    for record, result in converted(entry, data_dir):
+        report.total += 1
+        if isinstance(result, StudioError):
+            reasons[result.key] += 1
+            if len(report.dropped) < DROPPED_KEPT:
+                report.dropped.append(Dropped(record.file, record.number, result.key, result.text("en"),
+                                              result.text("zh")))
+            continue
+        kept.append((record.number, result))
+        prompt, response = result.prompt_text(), result.response_text()
+        key = _normal(prompt) + "\x00" + _normal(response)
+        if key in seen:
+            flags["duplicate"].append(record.number)
+        else:
+            seen[key] = record.number
+        if GARBLED.search(prompt) or GARBLED.search(response):
+            flags["garbled"].append(record.number)
+        if result.kind == "chat" and len(response.strip()) <= SHORT_CHARS:
+            flags["short"].append(record.number)
+        if any(not (data_dir / p).exists() for p in (*result.images, *result.videos, *result.audios)):
+            flags["missing_media"].append(record.number)
+    report.kept = len(kept)
+    report.dropped_by_reason = dict(reasons.most_common())
+    sizes = [len(c.prompt_text()) + len(c.response_text()) for _, c in kept]
+    median = sorted(sizes)[len(sizes) // 2] if sizes else 0
+    flags["long"] = [n for (n, _), size in zip(kept, sizes, strict=True) if median and size > LONG_FACTOR * median]
+    report.quality = {k: {"count": len(v), "rows": v[:EXAMPLES]} for k, v in flags.items()}
+    if tokenizer is not None and kept:
+        prompt, response = token_lengths([c for _, c in kept], tokenizer)
+        totals = [p + r for p, r in zip(prompt, response, strict=True)]
+        report.lengths = {"prompt": _stats(prompt), "response": _stats(response), "total": _stats(totals)}
+        report.suggested_cutoff = suggest_cutoff(report.lengths["total"]["p99"])
+        report.totals, report.prompts = totals, prompt
+        ordered = sorted(totals)
+        report.cdf = [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)
+                      if i + 1 == len(ordered) or ordered[i + 1] != v]
+    return report
