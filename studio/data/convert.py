@@ -81,11 +81,11 @@ def _place_media(turns: list[Turn], media: dict[str, tuple[str, ...]], entry: Da
             turns[first] = Turn("user", tag * len(paths) + turns[first].content)
             count = len(paths)
         if count != len(paths):
-            raise where.fail("convert.media_count", kind=kind, tag=tag, tags=count, files=len(paths))
+            raise where.fail("convert.media_count", tag=tag, tags=count, files=len(paths), column=entry.columns[kind])
     for kind in MEDIA:  # placeholders without any media column mapped are also a mismatch
         tag = PLACEHOLDERS[kind]
         if kind not in media and (count := sum(t.content.count(tag) for t in turns)) and entry.columns.get(kind):
-            raise where.fail("convert.media_count", kind=kind, tag=tag, tags=count, files=0)
+            raise where.fail("convert.media_count", tag=tag, tags=count, files=0, column=entry.columns[kind])
     return turns
 
 

@@ -139,8 +139,10 @@ def _detect_media(rows: list[dict[str, object]], columns: list[str], proposal: P
                 proposal.fixes.append("media_as_list")
         tag = PLACEHOLDERS[kind]
         with_media = [r for r in rows if r.get(column) not in (None, "", [])]
-        if with_media and not any(tag in _all_text(r) for r in with_media):
-            proposal.notes.append(StudioError("detect.no_placeholder", tag=tag, column=column))
+        lacking = sum(tag not in _all_text(r) for r in with_media)
+        if lacking:
+            proposal.notes.append(StudioError("detect.no_placeholder", tag=tag, column=column, rows=lacking,
+                                              total=len(with_media)))
             if kind == "images" and "image_placeholder" not in proposal.fixes:
                 proposal.fixes.append("image_placeholder")
 

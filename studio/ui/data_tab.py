@@ -1,74 +1,101 @@
-"""Data tab: the registered datasets, their raw rows, and one row as the conversation the model sees."""
+"""Data tab: registered datasets with a raw ⇄ converted row viewer, the mapping form, and the report."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import gradio as gr
-import pandas as pd
 
-from studio.data.load import load_dataset
-from studio.data.registry import load_registry
+from studio.data import actions
+from studio.ui import data_add, data_render, data_report
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 
-PREVIEW_ROWS = 50
+
+@dataclass
+class Viewer:
+    """Row paging plus the raw row beside its conversion (used for registered and unsaved mappings)."""
+    row: gr.Number
+    status: gr.Markdown
+    raw: gr.Code
+    conv: gr.Chatbot
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [self.raw, self.conv, self.status]
+
+
+def viewer(ctx: Ctx, prefix: str) -> Viewer:
+    lang = ctx.lang
+    with gr.Row(equal_height=True):
+        prev = ctx.i18n(gr.Button(t("data.prev", lang), size="sm", elem_id=f"{prefix}-prev", scale=0),
+                        lambda lg: gr.update(value=t("data.prev", lg)))
+        row = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("data.row", lang), elem_id=f"{prefix}-row",
+                                 scale=0, min_width=120), lambda lg: gr.update(label=t("data.row", lg)))
+        nxt = ctx.i18n(gr.Button(t("data.next", lang), size="sm", elem_id=f"{prefix}-next", scale=0),
+                       lambda lg: gr.update(value=t("data.next", lg)))
+        status = gr.Markdown(elem_id=f"{prefix}-status")
+    with gr.Row(equal_height=True):
+        raw = ctx.i18n(gr.Code(language="json", label=t("data.raw", lang), max_lines=24, wrap_lines=True,
+                               elem_id=f"{prefix}-raw", interactive=False),
+                       lambda lg: gr.update(label=t("data.raw", lg)))
+        conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=420, elem_id=f"{prefix}-conv"),
+                        lambda lg: gr.update(label=t("data.conv", lg)))
+    prev.click(lambda n: max(1, int(n or 1) - 1), [row], [row], show_progress="hidden")
+    nxt.click(lambda n: int(n or 0) + 1, [row], [row], show_progress="hidden")
+    return Viewer(row, status, raw, conv)
 
 
 @dataclass
 class DataHandles:
     table: gr.Dataframe
     select: gr.Dropdown
+    registered: gr.Button  # the mapping form's Save: other tabs refresh their dataset lists after it
 
 
-def registry_frame(ctx: Ctx, lang: str) -> pd.DataFrame:
-    entries = load_registry(ctx.ws.registry_file)
-    rows = [[n, e.formatting, e.file_name, t(f"data.state.{e.state(ctx.ws.data_dir)}", lang)] for n, e in entries.items()]
-    return pd.DataFrame(rows, columns=[t(f"data.col.{c}", lang) for c in ("name", "format", "file", "state")])
-
-
-def _cell(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def dataset_names(ctx: Ctx) -> list[str]:
+    return [e["name"] for e in actions.list_entries(ctx.ws.data_dir)]
 
 
 def build(ctx: Ctx) -> DataHandles:
     lang = ctx.lang
-    names = list(load_registry(ctx.ws.registry_file))
-    ctx.i18n(gr.Markdown(t("data.registry", lang)), lambda lg: gr.update(value=t("data.registry", lg)))
-    table = gr.Dataframe(registry_frame(ctx, lang), interactive=False, elem_id="data-list")
-    select = ctx.i18n(gr.Dropdown(choices=names, value=names[0] if names else None, label=t("data.select", lang),
-                                  elem_id="data-select"), lambda lg: gr.update(label=t("data.select", lg)))
-    summary = gr.Markdown(elem_id="data-summary")
-    with gr.Row():
-        raw = ctx.i18n(gr.Dataframe(label=t("data.raw", lang), interactive=False, wrap=True, max_height=420,
-                                    elem_id="data-raw", scale=3), lambda lg: gr.update(label=t("data.raw", lg)))
-        with gr.Column(scale=2):
-            row = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("data.row", lang), elem_id="data-row"),
-                           lambda lg: gr.update(label=t("data.row", lg)))
-            conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=360, elem_id="data-conv"),
-                            lambda lg: gr.update(label=t("data.conv", lg)))
+    names = dataset_names(ctx)
+    with gr.Tabs(elem_id="data-tabs"):
+        with gr.Tab(t("data.sub.list", lang), id="data-list-tab", elem_id="data-list-tab") as tab_list:
+            ctx.i18n(gr.Markdown(t("data.registry", lang)), lambda lg: gr.update(value=t("data.registry", lg)))
+            table = gr.Dataframe(data_render.registry_frame(actions.list_entries(ctx.ws.data_dir), lang),
+                                 interactive=False, max_height=260, elem_id="data-list")
+            select = ctx.i18n(gr.Dropdown(choices=names, value=names[0] if names else None,
+                                          label=t("data.select", lang), elem_id="data-select"),
+                              lambda lg: gr.update(label=t("data.select", lg)))
+            view = viewer(ctx, "data")
+        with gr.Tab(t("data.sub.add", lang), id="data-add-tab", elem_id="data-add-tab") as tab_add:
+            add = data_add.build(ctx, viewer(ctx, "map"))
+        with gr.Tab(t("data.sub.report", lang), id="data-report-tab", elem_id="data-report-tab") as tab_report:
+            report = data_report.build(ctx, names)
+    for tab, key in ((tab_list, "data.sub.list"), (tab_add, "data.sub.add"), (tab_report, "data.sub.report")):
+        ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
 
     @guarded
-    def preview(lang: str, name: str | None, number: float | None):
+    def show(lang: str, name: str | None, number: float | None):
         if not name:
-            return None, [], ""
-        loaded = load_dataset(ctx.ws.registry_file, name, limit=PREVIEW_ROWS)
-        columns = list(dict.fromkeys(k for r in loaded.rows for k in r))
-        frame = pd.DataFrame([[_cell(r.get(c, "")) for c in columns] for r in loaded.rows], columns=columns)
-        index = min(max(int(number or 1), 1), max(len(loaded.conversations), 1)) - 1
-        messages = loaded.conversations[index].as_messages() if loaded.conversations else []
-        notes = [t("data.summary", lang, shown=len(loaded.rows), problems=len(loaded.problems))]
-        notes += [f"- {p.text(lang)}" for p in loaded.problems[:10]]
-        return frame, messages, "\n".join(notes)
+            return "", [], ""
+        row = max(int(number or 1), 1)
+        items, _ = actions.preview(ctx.ws.data_dir, name, row - 1, 1)
+        return data_render.row_outputs(actions.row_views(items), row, lang)
 
-    def refresh(lang: str):
-        names = list(load_registry(ctx.ws.registry_file))
-        return registry_frame(ctx, lang), gr.update(choices=names)
+    def refresh(lang: str, current: str | None):
+        entries = actions.list_entries(ctx.ws.data_dir)
+        names = [e["name"] for e in entries]
+        value = current if current in names else (names[0] if names else None)
+        return data_render.registry_frame(entries, lang), gr.update(choices=names, value=value), \
+            gr.update(choices=names)
 
-    inputs = [ctx.lang_input, select, row]
-    select.change(preview, inputs, [raw, conv, summary])
-    row.change(preview, inputs, [raw, conv, summary])
-    ctx.i18n(table, lambda lg: registry_frame(ctx, lg))
-    ctx.blocks.load(refresh, [ctx.lang_input], [table, select]).then(preview, inputs, [raw, conv, summary])
-    return DataHandles(table, select)
+    inputs = [ctx.lang_input, select, view.row]
+    select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs)
+    view.row.change(show, inputs, view.outputs, show_progress="hidden")
+    ctx.i18n(table, lambda lg: data_render.registry_frame(actions.list_entries(ctx.ws.data_dir), lg))
+    ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
+        show, inputs, view.outputs)
+    add.saved.then(refresh, [ctx.lang_input, add.name], [table, select, report.select])
+    return DataHandles(table, select, add.save)

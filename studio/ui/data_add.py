@@ -1,0 +1,149 @@
+"""The mapping form: pick or upload a file, check the detected mapping against a live preview, save it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from studio.data import actions
+from studio.data.mapping import FORM_COLUMNS, Proposal
+from studio.data.registry import DEFAULT_TAGS, FIXES
+from studio.errors import StudioError
+from studio.ui import data_render
+from studio.ui.context import Ctx, guarded
+from studio.ui.i18n import t
+
+if TYPE_CHECKING:
+    from studio.ui.data_tab import Viewer
+
+COLUMN_KEYS = ("prompt", "query", "response", "system", "history", "messages", "tools", "images", "videos", "audios")
+TAG_KEYS = tuple(DEFAULT_TAGS)
+UNSET = ""
+
+
+@dataclass
+class AddHandles:
+    name: gr.Textbox
+    save: gr.Button
+    saved: Any  # the Save event, for other parts of the page to follow
+
+
+def _column_choices(columns: list[str]) -> list[tuple[str, str]]:
+    return [("—", UNSET), *((c, c) for c in columns)]
+
+
+def _visible(formatting: str) -> list[dict[str, Any]]:
+    shown = FORM_COLUMNS.get(formatting, ())
+    return [gr.update(visible=key in shown) for key in COLUMN_KEYS] + \
+        [gr.update(visible=formatting in ("sharegpt", "openai"))]
+
+
+def build(ctx: Ctx, view: Viewer) -> AddHandles:
+    lang, data_dir = ctx.lang, ctx.ws.data_dir
+    files = actions.data_files(data_dir)
+    with gr.Row(equal_height=True):
+        file = ctx.i18n(gr.Dropdown(choices=files, value=None, allow_custom_value=True, label=t("data.file", lang),
+                                    elem_id="map-file", scale=4), lambda lg: gr.update(label=t("data.file", lg)))
+        upload = ctx.i18n(gr.UploadButton(t("data.upload", lang), file_count="single", elem_id="map-upload",
+                                          file_types=[".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt"],
+                                          scale=1), lambda lg: gr.update(label=t("data.upload", lg)))
+    notes = gr.Markdown(elem_id="map-notes")
+    formatting = ctx.i18n(gr.Radio(data_render.formatting_choices(lang), value="alpaca", elem_id="map-formatting",
+                                   label=t("data.formatting", lang)),
+                          lambda lg: gr.update(choices=data_render.formatting_choices(lg), label=t("data.formatting", lg)))
+    ctx.i18n(gr.Markdown(t("data.columns", lang)), lambda lg: gr.update(value=t("data.columns", lg)))
+    columns: dict[str, gr.Dropdown] = {}
+    with gr.Row():
+        for key in COLUMN_KEYS:
+            columns[key] = ctx.i18n(
+                gr.Dropdown(choices=[("—", UNSET)], value=UNSET, label=f"{t(f'data.map.{key}', lang)} · {key}",
+                            elem_id=f"map-col-{key}", visible=key in FORM_COLUMNS["alpaca"], min_width=160),
+                lambda lg, k=key: gr.update(label=f"{t(f'data.map.{k}', lg)} · {k}"))
+    with gr.Group(visible=False) as tag_group:
+        ctx.i18n(gr.Markdown(t("data.tags", lang)), lambda lg: gr.update(value=t("data.tags", lg)))
+        with gr.Row():
+            tags = {key: gr.Dropdown(choices=[DEFAULT_TAGS[key]], value=DEFAULT_TAGS[key], label=key,
+                                     allow_custom_value=True, elem_id=f"map-tag-{key}", min_width=140)
+                    for key in TAG_KEYS}
+    fix_choices = lambda lg: [(t(f"data.fix.{f}", lg), f) for f in FIXES]  # noqa: E731
+    fixes = ctx.i18n(gr.CheckboxGroup(fix_choices(lang), value=[], label=t("data.fixes", lang), elem_id="map-fixes"),
+                     lambda lg: gr.update(choices=fix_choices(lg), label=t("data.fixes", lg)))
+    with gr.Row(equal_height=True):
+        name = ctx.i18n(gr.Textbox(label=t("data.name", lang), elem_id="map-name", scale=3),
+                        lambda lg: gr.update(label=t("data.name", lg)))
+        overwrite = ctx.i18n(gr.Checkbox(False, label=t("data.overwrite", lang), visible=False,
+                                         elem_id="map-overwrite", scale=2),
+                             lambda lg: gr.update(label=t("data.overwrite", lg)))
+        save = ctx.i18n(gr.Button(t("data.save", lang), variant="primary", elem_id="map-save", scale=1),
+                        lambda lg: gr.update(value=t("data.save", lg)))
+    result = gr.Markdown(elem_id="map-result")
+    form = [file, formatting, *columns.values(), *tags.values(), fixes]
+
+    def entry_of(file_value: str, fmt: str, values: tuple[Any, ...], chosen_fixes: list[str], entry_name: str = ""):
+        cols = dict(zip(COLUMN_KEYS, values[:len(COLUMN_KEYS)], strict=True))
+        tag_values = dict(zip(TAG_KEYS, values[len(COLUMN_KEYS):], strict=True))
+        return actions.entry_from_form(data_dir, entry_name, file_value, fmt,
+                                       {k: v or None for k, v in cols.items()},
+                                       {k: v or DEFAULT_TAGS[k] for k, v in tag_values.items()}, chosen_fixes)
+
+    @guarded
+    def detect(lang: str, file_value: str | None):
+        if not file_value:
+            return [gr.update()] * (len(form) + 2)
+        p: Proposal = actions.detect_file(data_dir, file_value)
+        fmt_name = t(f"data.fmt.{p.formatting}", lang)
+        note = "\n\n".join(filter(None, [t("data.detected", lang, fmt=fmt_name),
+                                          data_render.notes_markdown(p.notes, lang)]))
+        col_updates = [gr.update(choices=_column_choices(p.file_columns), value=p.columns.get(k) or UNSET,
+                                 visible=k in FORM_COLUMNS[p.formatting]) for k in COLUMN_KEYS]
+        keys_seen, roles_seen = p.message_keys, p.role_values
+        tag_updates = []
+        for key in TAG_KEYS:
+            seen = keys_seen if key in ("role_tag", "content_tag") else roles_seen
+            tag_updates.append(gr.update(choices=list(dict.fromkeys([p.tags[key], *seen])), value=p.tags[key]))
+        stem = Path(file_value.rstrip("/")).stem
+        return [note, gr.update(), gr.update(value=p.formatting), *col_updates, *tag_updates,
+                gr.update(value=p.fixes)] + [gr.update(value=stem)]
+
+    @guarded
+    def show(lang: str, file_value: str | None, fmt: str, *rest: Any):
+        *values, chosen_fixes, number = rest
+        if not file_value:
+            return "", [], ""
+        row = max(int(number or 1), 1)
+        items, _ = actions.preview_entry(data_dir, entry_of(file_value, fmt, tuple(values), chosen_fixes), row - 1, 1)
+        return data_render.row_outputs(actions.row_views(items), row, lang)
+
+    def do_save(lang: str, entry_name: str, replace: bool, file_value: str | None, fmt: str, *rest: Any):
+        *values, chosen_fixes = rest
+        try:
+            if not file_value:
+                raise StudioError("mapping.required", role=t("data.file", lang))
+            entry = entry_of(file_value, fmt, tuple(values), chosen_fixes, entry_name)
+            actions.save(data_dir, entry_name, entry, overwrite=bool(replace))
+        except StudioError as err:
+            return f"❌ {err.text(lang)}", gr.update(visible=err.key == "registry.exists" or replace, value=False)
+        return f"✅ {t('data.saved', lang, name=entry_name)}", gr.update(visible=False, value=False)
+
+    @guarded
+    def uploaded(lang: str, path: str | None):
+        if not path:
+            return gr.update(), ""
+        stored = actions.upload(data_dir, Path(path), Path(path).name)
+        return gr.update(choices=actions.data_files(data_dir), value=stored), t("data.uploaded", lang, name=stored)
+
+    show_inputs = [ctx.lang_input, *form, view.row]
+    file.change(detect, [ctx.lang_input, file], [notes, file, *form[1:], name]).then(
+        _visible, [formatting], [*columns.values(), tag_group]).then(
+        lambda: 1, None, [view.row]).then(show, show_inputs, view.outputs)
+    formatting.input(_visible, [formatting], [*columns.values(), tag_group]).then(show, show_inputs, view.outputs)
+    for component in (*columns.values(), *tags.values(), fixes):
+        component.input(show, show_inputs, view.outputs, show_progress="hidden")
+    view.row.change(show, show_inputs, view.outputs, show_progress="hidden")
+    upload.upload(uploaded, [ctx.lang_input, upload], [file, result])
+    saved = save.click(do_save, [ctx.lang_input, name, overwrite, *form], [result, overwrite])
+    ctx.blocks.load(lambda: gr.update(choices=actions.data_files(data_dir)), None, [file])
+    return AddHandles(name, save, saved)

@@ -1,0 +1,111 @@
+"""Pure functions that turn data results (row views, reports) into what the Data tab displays."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from studio.data.actions import RowView
+from studio.data.registry import FORMATTINGS
+from studio.data.report import Report
+from studio.messages import render
+from studio.ui.i18n import t
+
+QUALITY_FLAGS = ("duplicate", "garbled", "short", "long", "missing_media")
+PAGE = 20
+
+
+def registry_frame(entries: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    def state(e: dict[str, Any]) -> str:
+        label = t(f"data.state.{e['state']}", lang)
+        return f"{label} · {t('data.state.ranking', lang)}" if e["ranking"] else label
+    rows = [[e["name"], e["formatting"], e["file"], state(e)] for e in entries]
+    return pd.DataFrame(rows, columns=[t(f"data.col.{c}", lang) for c in ("name", "format", "file", "state")])
+
+
+def formatting_choices(lang: str) -> list[tuple[str, str]]:
+    return [(t(f"data.fmt.{f}", lang), f) for f in FORMATTINGS]
+
+
+def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
+    """Converted turns as chat bubbles; tool results and function calls are labelled, not hidden."""
+    out: list[dict[str, Any]] = []
+    for message in view.messages or []:
+        role, content = message["role"], message["content"]
+        if role in ("tool", "function"):
+            label = t(f"data.role.{role}", lang)
+            out.append({"role": "user" if role == "tool" else "assistant",
+                        "content": f"**{label}**\n\n```\n{content}\n```"})
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+def row_outputs(views: list[RowView], row: int, lang: str) -> tuple[str, list[dict[str, Any]], str]:
+    """(raw JSON, chat bubbles, status line) for one previewed row."""
+    if not views:
+        return "", [], t("data.row_past", lang, row=row)
+    view = views[0]
+    raw = json.dumps(view.raw, ensure_ascii=False, indent=2, default=str)
+    if view.error is not None:
+        status = t("data.row_bad", lang, file=view.file, row=view.row, reason=view.error.text(lang))
+    else:
+        status = t("data.row_text" if view.kind == "text" else "data.row_ok", lang, file=view.file, row=view.row)
+    return raw, chat_messages(view, lang), status
+
+
+def report_summary(report: Report, lang: str) -> str:
+    return t("data.kept", lang, kept=report.kept, total=report.total, dropped=report.total - report.kept)
+
+
+def reasons_frame(report: Report, lang: str) -> pd.DataFrame:
+    example = {}
+    for d in report.dropped:
+        example.setdefault(d.reason, d.text_zh if lang == "zh" else d.text_en)
+    rows = [[example.get(key, key), count] for key, count in report.dropped_by_reason.items()]
+    return pd.DataFrame(rows, columns=[t("data.col.reason", lang), t("data.col.count", lang)])
+
+
+def dropped_frame(report: Report, page: int, lang: str) -> pd.DataFrame:
+    start = max(page - 1, 0) * PAGE
+    rows = [[d.file, d.row, d.text_zh if lang == "zh" else d.text_en] for d in report.dropped[start:start + PAGE]]
+    return pd.DataFrame(rows, columns=[t("data.col.file", lang), t("data.col.row", lang), t("data.col.reason", lang)])
+
+
+def quality_frame(report: Report, lang: str) -> pd.DataFrame:
+    rows = [[t(f"data.q.{flag}", lang), report.quality[flag]["count"],
+             ", ".join(map(str, report.quality[flag]["rows"]))] for flag in QUALITY_FLAGS]
+    rows.append([t("data.q.empty", lang), report.dropped_by_reason.get("convert.empty", 0), ""])
+    return pd.DataFrame(rows, columns=[t("data.col.flag", lang), t("data.col.count", lang),
+                                       t("data.col.examples", lang)])
+
+
+def lengths_frame(report: Report, lang: str) -> pd.DataFrame:
+    stats = ("p50", "p90", "p95", "p99", "max", "mean")
+    rows = [[t(f"data.part.{part}", lang), *(report.lengths[part][s] for s in stats)]
+            for part in ("prompt", "response", "total") if part in report.lengths]
+    return pd.DataFrame(rows, columns=[t("data.col.part", lang), *stats])
+
+
+def cdf_frame(report: Report) -> pd.DataFrame:
+    return pd.DataFrame(report.cdf, columns=["tokens", "share"]).astype({"tokens": "int64", "share": "float64"})
+
+
+def cutoff_text(report: Report, cutoff: int, lang: str) -> str:
+    if not report.totals:
+        return ""
+    return t("data.cutoff_effect", lang, **report.cutoff_effect(cutoff))
+
+
+def advice_markdown(report: Report, lang: str) -> str:
+    return "\n".join(f"- {line}" for line in report.advice(lang))
+
+
+def notes_markdown(notes: list[Any], lang: str) -> str:
+    return "\n".join(f"- ⚠️ {n.text(lang)}" for n in notes)
+
+
+def error_text(key: str, lang: str, **fields: Any) -> str:
+    return render(key, lang, **fields)
