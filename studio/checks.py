@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from studio.config import Issue, RunConfig, gpu_visible
+from studio.data.load import survey
 from studio.data.registry import load_registry
 from studio.errors import StudioError
 from studio.workspace import Workspace
@@ -34,6 +35,10 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", "registry.remote", {"name": cfg.dataset}))
         elif entry.state(ws.data_dir) == "missing":
             issues.append(Issue("dataset", "error", "file.missing", {"file": entry.file_name or cfg.dataset}))
+        elif entry.ranking:
+            issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
+        elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
+            issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
     if cfg.precision in ("bf16", "fp16") and not gpu_visible():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues

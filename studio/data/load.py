@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from studio.data.conversation import Conversation
 from studio.data.convert import to_conversation
-from studio.data.readers import Record, Row, iter_records
+from studio.data.readers import Record, Row, iter_records, take
 from studio.data.registry import DatasetEntry, get_entry
 from studio.errors import StudioError
 from studio.messages import Both
@@ -55,8 +56,7 @@ def converted(entry: DatasetEntry, data_dir: Path) -> Iterator[Converted]:
 
 def page(entry: DatasetEntry, data_dir: Path, start: int, count: int) -> tuple[list[Converted], bool]:
     """Rows start .. start+count-1 (0-based) converted, and whether more follow; reads no further."""
-    items = list(islice(converted(entry, data_dir), start, start + count + 1))
-    return items[:count], len(items) > count
+    return take(converted(entry, data_dir), start, count)
 
 
 def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Loaded:
@@ -76,6 +76,32 @@ def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Lo
     if limit is None and loaded.rows and not loaded.conversations:
         raise no_rows_error(name, len(loaded.rows), loaded.problems)
     return loaded
+
+
+_SURVEY: dict[tuple[object, ...], StudioError | None] = {}
+
+
+def survey(entry: DatasetEntry, data_dir: Path) -> StudioError | None:
+    """Before a launch: the reason nothing of this dataset would survive conversion, or None when rows do.
+
+    Reads the whole file once per (entry, file size, mtime) in this process; later calls are free.
+    """
+    path = entry.path(data_dir)
+    stat = path.stat()
+    key = (entry.name, json.dumps(entry.raw, sort_keys=True), str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _SURVEY:
+        total, problems = 0, []
+        try:
+            for _, result in converted(entry, data_dir):
+                total += 1
+                if not isinstance(result, StudioError):
+                    problems = []
+                    break
+                problems.append(result)
+            _SURVEY[key] = no_rows_error(entry.name, total, problems) if problems else None
+        except StudioError as err:  # unreadable file: that is the reason
+            _SURVEY[key] = err
+    return _SURVEY[key]
 
 
 def no_rows_error(name: str, total: int, problems: list[StudioError]) -> StudioError:

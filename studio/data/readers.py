@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from studio.errors import StudioError
 
 Row = dict[str, object]
+T = TypeVar("T")
 CHUNK = 1 << 20  # bytes read at a time from a JSON list
 MAX_ROW_CHARS = 256 << 20  # a single row larger than this is refused rather than filling memory
 
@@ -86,6 +87,7 @@ def _json_list(label: str, f: IO[str], buf: str) -> Iterator[Record]:
             pos += 1
             skip(" \t\r\n")
         while True:
+            skip(" \t\r\n")  # raw_decode does not skip whitespace, and a refill may start with some
             try:
                 value, end = decoder.raw_decode(buf, pos)
                 break
@@ -236,10 +238,22 @@ def iter_records(path: Path, label: str | None = None) -> Iterator[Record]:
             raise StudioError("file.empty", file=name)
 
 
+def take(items: Iterator[T], start: int, count: int) -> tuple[list[T], bool]:
+    """Items start .. start+count-1 (0-based) and whether more follow, reading one item past them at most.
+
+    A broken item just past the page still means "more follows"; it is reported when paged to.
+    """
+    page = list(islice(items, start, start + count))
+    try:
+        more = next(items, None) is not None
+    except StudioError:
+        more = True
+    return page, more
+
+
 def read_page(path: Path, start: int = 0, count: int = 20, label: str | None = None) -> tuple[list[Record], bool]:
     """Rows start .. start+count-1 (0-based) and whether more follow; reads no further than that."""
-    records = list(islice(iter_records(path, label), start, start + count + 1))
-    return records[:count], len(records) > count
+    return take(iter_records(path, label), start, count)
 
 
 def read_rows(path: Path, limit: int | None = None) -> list[Row]:

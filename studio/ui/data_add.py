@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,7 @@ def _visible(formatting: str) -> list[dict[str, Any]]:
         [gr.update(visible=formatting in ("sharegpt", "openai"))]
 
 
-def build(ctx: Ctx, view: Viewer) -> AddHandles:
+def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     lang, data_dir = ctx.lang, ctx.ws.data_dir
     files = actions.data_files(data_dir)
     with gr.Row(equal_height=True):
@@ -49,19 +51,20 @@ def build(ctx: Ctx, view: Viewer) -> AddHandles:
                                     elem_id="map-file", scale=4), lambda lg: gr.update(label=t("data.file", lg)))
         upload = ctx.i18n(gr.UploadButton(t("data.upload", lang), file_count="single", elem_id="map-upload",
                                           file_types=[".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt"],
-                                          scale=1), lambda lg: gr.update(label=t("data.upload", lg)))
+                                          size="md", scale=0, min_width=180), lambda lg: gr.update(label=t("data.upload", lg)))
     notes = gr.Markdown(elem_id="map-notes")
     formatting = ctx.i18n(gr.Radio(data_render.formatting_choices(lang), value="alpaca", elem_id="map-formatting",
                                    label=t("data.formatting", lang)),
                           lambda lg: gr.update(choices=data_render.formatting_choices(lg), label=t("data.formatting", lg)))
     ctx.i18n(gr.Markdown(t("data.columns", lang)), lambda lg: gr.update(value=t("data.columns", lg)))
     columns: dict[str, gr.Dropdown] = {}
-    with gr.Row():
-        for key in COLUMN_KEYS:
-            columns[key] = ctx.i18n(
-                gr.Dropdown(choices=[("—", UNSET)], value=UNSET, label=f"{t(f'data.map.{key}', lang)} · {key}",
-                            elem_id=f"map-col-{key}", visible=key in FORM_COLUMNS["alpaca"], min_width=160),
-                lambda lg, k=key: gr.update(label=f"{t(f'data.map.{k}', lg)} · {k}"))
+    for keys in (COLUMN_KEYS[:7], COLUMN_KEYS[7:]):  # text columns, then media columns
+        with gr.Row():
+            for key in keys:
+                columns[key] = ctx.i18n(
+                    gr.Dropdown(choices=[("—", UNSET)], value=UNSET, label=f"{t(f'data.map.{key}', lang)} · {key}",
+                                elem_id=f"map-col-{key}", visible=key in FORM_COLUMNS["alpaca"], min_width=160),
+                    lambda lg, k=key: gr.update(label=f"{t(f'data.map.{k}', lg)} · {k}"))
     with gr.Group(visible=False) as tag_group:
         ctx.i18n(gr.Markdown(t("data.tags", lang)), lambda lg: gr.update(value=t("data.tags", lg)))
         with gr.Row():
@@ -80,6 +83,7 @@ def build(ctx: Ctx, view: Viewer) -> AddHandles:
         save = ctx.i18n(gr.Button(t("data.save", lang), variant="primary", elem_id="map-save", scale=1),
                         lambda lg: gr.update(value=t("data.save", lg)))
     result = gr.Markdown(elem_id="map-result")
+    view = make_viewer()  # below the form: the preview follows every change above it
     form = [file, formatting, *columns.values(), *tags.values(), fixes]
 
     def entry_of(file_value: str, fmt: str, values: tuple[Any, ...], chosen_fixes: list[str], entry_name: str = ""):
@@ -114,7 +118,11 @@ def build(ctx: Ctx, view: Viewer) -> AddHandles:
         if not file_value:
             return "", [], ""
         row = max(int(number or 1), 1)
-        items, _ = actions.preview_entry(data_dir, entry_of(file_value, fmt, tuple(values), chosen_fixes), row - 1, 1)
+        entry = entry_of(file_value, fmt, tuple(values), chosen_fixes)
+        problems = actions.check_entry(data_dir, entry)  # an incomplete mapping is a state of the form, not an error
+        if problems:
+            return "", [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems)
+        items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
         return data_render.row_outputs(actions.row_views(items), row, lang)
 
     def do_save(lang: str, entry_name: str, replace: bool, file_value: str | None, fmt: str, *rest: Any):
@@ -125,8 +133,9 @@ def build(ctx: Ctx, view: Viewer) -> AddHandles:
             entry = entry_of(file_value, fmt, tuple(values), chosen_fixes, entry_name)
             actions.save(data_dir, entry_name, entry, overwrite=bool(replace))
         except StudioError as err:
-            return f"❌ {err.text(lang)}", gr.update(visible=err.key == "registry.exists" or replace, value=False)
-        return f"✅ {t('data.saved', lang, name=entry_name)}", gr.update(visible=False, value=False)
+            return f"⚠ {html.escape(err.text(lang))}", gr.update(visible=err.key == "registry.exists" or replace,
+                                                                 value=False)
+        return t("data.saved", lang, name=entry_name), gr.update(visible=False, value=False)
 
     @guarded
     def uploaded(lang: str, path: str | None):

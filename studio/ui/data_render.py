@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -10,7 +11,6 @@ import pandas as pd
 from studio.data.actions import RowView
 from studio.data.registry import FORMATTINGS
 from studio.data.report import Report
-from studio.messages import render
 from studio.ui.i18n import t
 
 QUALITY_FLAGS = ("duplicate", "garbled", "short", "long", "missing_media")
@@ -38,8 +38,8 @@ def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
             label = t(f"data.role.{role}", lang)
             out.append({"role": "user" if role == "tool" else "assistant",
                         "content": f"**{label}**\n\n```\n{content}\n```"})
-        else:
-            out.append({"role": role, "content": content})
+        else:  # escaped: placeholders such as <image> are data to show, not HTML to render
+            out.append({"role": role, "content": html.escape(content, quote=False)})
     return out
 
 
@@ -50,7 +50,7 @@ def row_outputs(views: list[RowView], row: int, lang: str) -> tuple[str, list[di
     view = views[0]
     raw = json.dumps(view.raw, ensure_ascii=False, indent=2, default=str)
     if view.error is not None:
-        status = t("data.row_bad", lang, file=view.file, row=view.row, reason=view.error.text(lang))
+        status = t("data.row_bad", lang, file=view.file, row=view.row, reason=html.escape(view.error.text(lang)))
     else:
         status = t("data.row_text" if view.kind == "text" else "data.row_ok", lang, file=view.file, row=view.row)
     return raw, chat_messages(view, lang), status
@@ -104,8 +104,5 @@ def advice_markdown(report: Report, lang: str) -> str:
 
 
 def notes_markdown(notes: list[Any], lang: str) -> str:
-    return "\n".join(f"- ⚠️ {n.text(lang)}" for n in notes)
+    return "\n".join(f"- ⚠ {html.escape(n.text(lang))}" for n in notes)
 
-
-def error_text(key: str, lang: str, **fields: Any) -> str:
-    return render(key, lang, **fields)

@@ -27,12 +27,12 @@ class Viewer:
 
 def viewer(ctx: Ctx, prefix: str) -> Viewer:
     lang = ctx.lang
-    with gr.Row(equal_height=True):
-        prev = ctx.i18n(gr.Button(t("data.prev", lang), size="sm", elem_id=f"{prefix}-prev", scale=0),
+    with gr.Row(equal_height=False, elem_classes="studio-pager"):
+        prev = ctx.i18n(gr.Button(t("data.prev", lang), size="sm", elem_id=f"{prefix}-prev", scale=0, min_width=100),
                         lambda lg: gr.update(value=t("data.prev", lg)))
         row = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("data.row", lang), elem_id=f"{prefix}-row",
                                  scale=0, min_width=120), lambda lg: gr.update(label=t("data.row", lg)))
-        nxt = ctx.i18n(gr.Button(t("data.next", lang), size="sm", elem_id=f"{prefix}-next", scale=0),
+        nxt = ctx.i18n(gr.Button(t("data.next", lang), size="sm", elem_id=f"{prefix}-next", scale=0, min_width=100),
                        lambda lg: gr.update(value=t("data.next", lg)))
         status = gr.Markdown(elem_id=f"{prefix}-status")
     with gr.Row(equal_height=True):
@@ -70,7 +70,7 @@ def build(ctx: Ctx) -> DataHandles:
                               lambda lg: gr.update(label=t("data.select", lg)))
             view = viewer(ctx, "data")
         with gr.Tab(t("data.sub.add", lang), id="data-add-tab", elem_id="data-add-tab") as tab_add:
-            add = data_add.build(ctx, viewer(ctx, "map"))
+            add = data_add.build(ctx, lambda: viewer(ctx, "map"))
         with gr.Tab(t("data.sub.report", lang), id="data-report-tab", elem_id="data-report-tab") as tab_report:
             report = data_report.build(ctx, names)
     for tab, key in ((tab_list, "data.sub.list"), (tab_add, "data.sub.add"), (tab_report, "data.sub.report")):

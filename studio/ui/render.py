@@ -74,7 +74,7 @@ def issues_markdown(issues: list[Issue], lang: str) -> str:
     warnings = [i for i in issues if i.level == "warning"]
     parts = []
     if errors:
-        parts.append(t("train.blocked", lang) + "\n" + "\n".join(f"- ❌ {i.text(lang)}" for i in errors))
+        parts.append(t("train.blocked", lang) + "\n" + "\n".join(f"- ⚠ {i.text(lang)}" for i in errors))
     if warnings:
-        parts.append(t("train.warnings", lang) + "\n" + "\n".join(f"- ⚠️ {i.text(lang)}" for i in warnings))
+        parts.append(t("train.warnings", lang) + "\n" + "\n".join(f"- {i.text(lang)}" for i in warnings))
     return "\n\n".join(parts)

@@ -49,3 +49,17 @@ class StudioPage:
     def ask(self, message: str) -> None:
         self.page.locator("#chat-input textarea").fill(message)
         self.page.locator("#chat-send").click()
+
+    def data_tab(self, sub: str) -> None:
+        """Open a sub-tab of the Data tab by its element id (data-list-tab, data-add-tab, data-report-tab)."""
+        self.page.locator(f"#{sub}-button").click()
+
+    def pick(self, elem_id: str, value: str) -> None:
+        """Choose a dropdown option by typing it and pressing Enter, as a user with a keyboard would."""
+        box = self.page.locator(f"#{elem_id} input")
+        box.click()
+        box.fill(value)
+        self.page.keyboard.press("Enter")
+
+    def toast(self, text: str, timeout: float = 15_000) -> None:
+        expect(self.page.locator(".toast-body").filter(has_text=text).first).to_be_visible(timeout=timeout)
