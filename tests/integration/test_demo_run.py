@@ -26,7 +26,9 @@ def test_cli_demo_creates_loadable_safetensors_model(tmp_path: Path) -> None:
     again = cli("--workspace", str(tmp_path / "ws"), "demo")
     assert "already present" in again.stdout
     listed = cli("--workspace", str(tmp_path / "ws"), "data", "list")
-    assert listed.stdout.startswith("demo_identity\talpaca\tdemo_identity.json\tok")
+    assert json.loads(listed.stdout)[0] | {"ranking": False} == {
+        "name": "demo_identity", "formatting": "alpaca", "file": "demo_identity.json", "state": "ok",
+        "ranking": False, "num_samples": None}
 
 
 def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -> None:

@@ -58,8 +58,20 @@ def test_worker_fails_with_sentence_naming_bad_rows(ws: Workspace) -> None:
     run_dir = runs.start(ws, cfg, "demo")
     assert wait_for(lambda: runs.run_status(run_dir)["state"] == "failed", timeout=90)
     error = runs.run_status(run_dir)["error"]
-    assert error == ("Dataset 'broken': none of its 2 rows is usable; the first problem: "
-                     "broken.json row 1: column 'output' is missing (mapped as response).")
+    assert ("Dataset 'broken': none of its 2 rows is usable; most frequent reasons: 2× broken.json row 1: "
+            "column 'output' is missing (mapped as response)") in error
+
+
+def test_launch_is_refused_when_no_row_survives(ws: Workspace, tmp_path: Path) -> None:
+    (ws.data_dir / "broken.json").write_text('[{"instruction": "q", "output": ""}, {"instruction": "x"}]',
+                                             encoding="utf-8")
+    register(ws.registry_file, "broken", {"file_name": "broken.json"})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset: broken\n", encoding="utf-8")
+    done = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo")
+    assert done.returncode == 2 and not list(ws.runs_dir.iterdir())
+    assert "none of its 2 rows is usable; most frequent reasons: 1× broken.json row 1: the answer is empty" \
+        in done.stderr
 
 
 def test_cli_validate_reports_every_error_and_exits_2(ws: Workspace, tmp_path: Path) -> None:

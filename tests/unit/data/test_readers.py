@@ -1,8 +1,7 @@
+import json
 from pathlib import Path
 
 import pytest
-
-import json
 
 from studio.data.readers import iter_records, read_page, read_rows
 from studio.errors import StudioError
