@@ -11,7 +11,7 @@ import pandas as pd
 from studio.data.actions import RowView
 from studio.data.registry import FORMATTINGS
 from studio.data.report import Report
-from studio.ui.i18n import t
+from studio.ui.i18n import STRINGS, t
 
 QUALITY_FLAGS = ("duplicate", "garbled", "short", "long", "missing_media")
 PAGE = 20
@@ -64,8 +64,10 @@ def reasons_frame(report: Report, lang: str) -> pd.DataFrame:
     example = {}
     for d in report.dropped:
         example.setdefault(d.reason, d.text_zh if lang == "zh" else d.text_en)
-    rows = [[example.get(key, key), count] for key, count in report.dropped_by_reason.items()]
-    return pd.DataFrame(rows, columns=[t("data.col.reason", lang), t("data.col.count", lang)])
+    rows = [[t(f"reason.{key}", lang) if f"reason.{key}" in STRINGS else key, count, example.get(key, "")]
+            for key, count in report.dropped_by_reason.items()]
+    return pd.DataFrame(rows, columns=[t("data.col.reason", lang), t("data.col.count", lang),
+                                       t("data.col.example", lang)])
 
 
 def dropped_frame(report: Report, page: int, lang: str) -> pd.DataFrame:
