@@ -48,6 +48,20 @@ def list_entries(data_dir: Path) -> list[dict[str, Any]]:
             for n, e in load_registry(registry_file(data_dir)).items()]
 
 
+def effective_mapping(data_dir: Path, name: str) -> dict[str, Any]:
+    """What a registered entry really maps, defaults filled in (LLaMA-Factory would leave them None)."""
+    from studio.data.load import resolve
+
+    entry = resolve(entry_for(registry_file(data_dir), name), data_dir)
+    out: dict[str, Any] = {"formatting": entry.formatting,
+                           "columns": {k: v for k, v in entry.columns.items() if v}}
+    if entry.formatting in ("sharegpt", "openai"):
+        out["tags"] = entry.tags
+    if entry.fixes:
+        out["fixes"] = list(entry.fixes)
+    return out
+
+
 def data_files(data_dir: Path) -> list[str]:
     """Files (and one-type folders) in the data folder that a dataset can be registered from."""
     root = data_dir.resolve()

@@ -47,6 +47,8 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
         train.start.click(started, [lang_radio, train.preset, *train.form.components],
                           [train.result, runs_h.select, tabs])
         tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
+        tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once
+                         [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"]])
 
         demo_timer = gr.Timer(2.0, active=not demo_model_ready(ws))
 

@@ -25,6 +25,15 @@ def registry_frame(entries: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[t(f"data.col.{c}", lang) for c in ("name", "format", "file", "state")])
 
 
+def mapping_markdown(mapping: dict[str, Any], lang: str) -> str:
+    cols = " · ".join(f"{k} ← `{v}`" for k, v in mapping["columns"].items())
+    tags = " · ".join(f"{k} = `{v}`" for k, v in mapping.get("tags", {}).items())
+    parts = [f"**{t('data.effective', lang)}** {mapping['formatting']} · {cols}", tags]
+    parts += [f"{t('data.fixes', lang)}: {', '.join(t(f'data.fix.{f}', lang) for f in mapping.get('fixes', []))}"
+              ] if mapping.get("fixes") else []
+    return "\n\n".join(html.escape(p, quote=False) for p in parts if p)
+
+
 def formatting_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"data.fmt.{f}", lang), f) for f in FORMATTINGS]
 

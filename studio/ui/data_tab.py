@@ -68,6 +68,7 @@ def build(ctx: Ctx) -> DataHandles:
             select = ctx.i18n(gr.Dropdown(choices=names, value=names[0] if names else None,
                                           label=t("data.select", lang), elem_id="data-select"),
                               lambda lg: gr.update(label=t("data.select", lg)))
+            mapping = gr.Markdown(elem_id="data-mapping")
             view = viewer(ctx, "data")
         with gr.Tab(t("data.sub.add", lang), id="data-add-tab", elem_id="data-add-tab") as tab_add:
             add = data_add.build(ctx, lambda: viewer(ctx, "map"))
@@ -91,11 +92,16 @@ def build(ctx: Ctx) -> DataHandles:
         return data_render.registry_frame(entries, lang), gr.update(choices=names, value=value), \
             gr.update(choices=names)
 
+    @guarded
+    def describe(lang: str, name: str | None):
+        return data_render.mapping_markdown(actions.effective_mapping(ctx.ws.data_dir, name), lang) if name else ""
+
     inputs = [ctx.lang_input, select, view.row]
-    select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs)
+    select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs).then(
+        describe, [ctx.lang_input, select], [mapping])
     view.row.change(show, inputs, view.outputs, show_progress="hidden")
     ctx.i18n(table, lambda lg: data_render.registry_frame(actions.list_entries(ctx.ws.data_dir), lg))
     ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
-        show, inputs, view.outputs)
+        show, inputs, view.outputs).then(describe, [ctx.lang_input, select], [mapping])
     add.saved.then(refresh, [ctx.lang_input, add.name], [table, select, report.select])
     return DataHandles(table, select, add.save)

@@ -28,6 +28,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.state.remote": ("remote (hub, not loadable offline)", "远程（模型仓库，离线不可用）"),
     "data.state.ranking": ("preference pairs", "偏好数据"),
     "data.row": ("Row", "行号"),
+    "data.effective": ("Effective mapping (defaults filled in):", "实际生效的映射（已补全默认值）："),
     "data.prev": ("◀ Previous", "◀ 上一行"),
     "data.next": ("Next ▶", "下一行 ▶"),
     "data.raw": ("Raw row (as in the file)", "原始行（文件中的样子）"),

@@ -29,6 +29,7 @@ class TrainHandles:
     start: gr.Button
     result: gr.Markdown
     on_start: Callable[..., tuple[str, str | None]]
+    refresh: Callable[[str], tuple[Any, Any]]  # model and dataset choices, re-read from the workspace
 
 
 def batch_text(cfg: cfgmod.RunConfig, lang: str) -> str:
@@ -92,4 +93,4 @@ def build(ctx: Ctx) -> TrainHandles:
         started = t("train.started", lang, run=run_dir.name)
         return "\n\n".join(filter(None, [started, issues_markdown(issues, lang)])), run_dir.name
 
-    return TrainHandles(preset, form, start, result, on_start)
+    return TrainHandles(preset, form, start, result, on_start, on_load)

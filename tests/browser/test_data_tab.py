@@ -19,6 +19,7 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     (ws.data_dir / "llava_single.json").write_bytes((FIXTURES / "llava_single.json").read_bytes())
     studio.open()
     studio.expect_text("data-raw", "instruction")
+    studio.expect_text("data-mapping", "response ← output")  # the effective mapping, defaults filled in
     studio.page.locator("#data-next").click()
     studio.expect_text("data-status", "row 2")
     studio.data_tab("data-add-tab")
@@ -80,6 +81,11 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     # the new datasets are listed in the registry table, and in Chinese the report speaks Chinese
     studio.data_tab("data-list-tab")
     studio.expect_text("data-list", "bird_sql")
+    studio.tab("Train")  # and offered as a training dataset without a reload
+    studio.page.locator("#cfg-dataset input").click()
+    expect(studio.page.get_by_role("option", name="llava_single")).to_be_visible(timeout=10_000)
+    studio.page.keyboard.press("Escape")
+    studio.tab("Data")
     studio.choose_language("中文")
     studio.data_tab("data-report-tab")
     studio.expect_text("report-summary", "保留")
