@@ -48,6 +48,14 @@ def list_entries(data_dir: Path) -> list[dict[str, Any]]:
             for n, e in load_registry(registry_file(data_dir)).items()]
 
 
+def dataset_choices(data_dir: Path) -> list[str]:
+    """Registered names for a dropdown; an unreadable registry gives none (its sentence is shown elsewhere)."""
+    try:
+        return list(load_registry(registry_file(data_dir)))
+    except StudioError:
+        return []
+
+
 def effective_mapping(data_dir: Path, name: str) -> dict[str, Any]:
     """What a registered entry really maps, defaults filled in (LLaMA-Factory would leave them None)."""
     from studio.data.load import resolve

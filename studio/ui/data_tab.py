@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio.data import actions
+from studio.errors import StudioError
 from studio.ui import data_add, data_render, data_report
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
@@ -53,8 +54,16 @@ class DataHandles:
     registered: gr.Button  # the mapping form's Save: other tabs refresh their dataset lists after it
 
 
+def entries(ctx: Ctx) -> list[dict]:
+    """The registry's rows; an unreadable registry shows as empty here and as its sentence on page load."""
+    try:
+        return actions.list_entries(ctx.ws.data_dir)
+    except StudioError:
+        return []
+
+
 def dataset_names(ctx: Ctx) -> list[str]:
-    return [e["name"] for e in actions.list_entries(ctx.ws.data_dir)]
+    return [e["name"] for e in entries(ctx)]
 
 
 def build(ctx: Ctx) -> DataHandles:
@@ -63,7 +72,7 @@ def build(ctx: Ctx) -> DataHandles:
     with gr.Tabs(elem_id="data-tabs"):
         with gr.Tab(t("data.sub.list", lang), id="data-list-tab", elem_id="data-list-tab") as tab_list:
             ctx.i18n(gr.Markdown(t("data.registry", lang)), lambda lg: gr.update(value=t("data.registry", lg)))
-            table = gr.Dataframe(data_render.registry_frame(actions.list_entries(ctx.ws.data_dir), lang),
+            table = gr.Dataframe(data_render.registry_frame(entries(ctx), lang),
                                  interactive=False, max_height=260, elem_id="data-list")
             select = ctx.i18n(gr.Dropdown(choices=names, value=names[0] if names else None,
                                           label=t("data.select", lang), elem_id="data-select"),
@@ -85,6 +94,7 @@ def build(ctx: Ctx) -> DataHandles:
         items, _ = actions.preview(ctx.ws.data_dir, name, row - 1, 1)
         return data_render.row_outputs(actions.row_views(items), row, lang)
 
+    @guarded
     def refresh(lang: str, current: str | None):
         entries = actions.list_entries(ctx.ws.data_dir)
         names = [e["name"] for e in entries]
@@ -100,7 +110,7 @@ def build(ctx: Ctx) -> DataHandles:
     select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs).then(
         describe, [ctx.lang_input, select], [mapping])
     view.row.change(show, inputs, view.outputs, show_progress="hidden")
-    ctx.i18n(table, lambda lg: data_render.registry_frame(actions.list_entries(ctx.ws.data_dir), lg))
+    ctx.i18n(table, lambda lg: data_render.registry_frame(entries(ctx), lg))
     ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
         show, inputs, view.outputs).then(describe, [ctx.lang_input, select], [mapping])
     add.saved.then(refresh, [ctx.lang_input, add.name], [table, select, report.select])

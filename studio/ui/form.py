@@ -21,7 +21,8 @@ def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.c
     label, info = field_label(name, lang)
     common = {"label": label, "info": info, "elem_id": f"cfg-{name}"}
     if choices is not None or meta["choices"]:
-        return gr.Dropdown(choices=choices or list(meta["choices"]), value=value, allow_custom_value=choices is not None,
+        return gr.Dropdown(choices=choices if choices is not None else list(meta["choices"]), value=value,
+                           allow_custom_value=choices is not None,
                            **common)
     if kind == "bool":
         return gr.Checkbox(value=value, **common)

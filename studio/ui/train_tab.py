@@ -12,7 +12,7 @@ from studio import config as cfgmod
 from studio import runs
 from studio.checks import check_environment
 from studio.config import GROUPS
-from studio.data.registry import load_registry
+from studio.data.actions import dataset_choices
 from studio.demo import DEMO_MODEL
 from studio.ui import form as formmod
 from studio.ui.context import Ctx, guarded
@@ -51,7 +51,7 @@ def build(ctx: Ctx) -> TrainHandles:
                                       elem_id="train-preset", scale=1), lambda lg: gr.update(label=t("train.preset", lg)))
         why = gr.Markdown(cfgmod.preset_rationale(DEFAULT_PRESET), elem_id="train-preset-why")
     dynamic = {"model_name_or_path": ctx.ws.local_models() or [DEMO_MODEL],
-               "dataset": list(load_registry(ctx.ws.registry_file))}
+               "dataset": dataset_choices(ctx.ws.data_dir)}
     titles = {g: t(f"train.group.{g}", lang) for g in GROUPS}
     form = formmod.build(cfg, lang, dynamic, titles)
     for name, comp in form.widgets.items():
@@ -75,7 +75,7 @@ def build(ctx: Ctx) -> TrainHandles:
 
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
-        return gr.update(choices=models), gr.update(choices=list(load_registry(ctx.ws.registry_file)))
+        return gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir))
 
     preset.change(on_preset, [ctx.lang_input, preset], [why, result, *form.components])
     for comp in form.components:
