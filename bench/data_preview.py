@@ -53,14 +53,14 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 }
 
 
-def make_rows(target_bytes: int, path: Path, as_list: bool) -> int:
+def make_rows(target_bytes: int, path: Path, as_list: bool, max_rows: int | None = None) -> int:
     rng = random.Random(0)
     words = "the of and to in is that for it as with was on be by at this from 的 是 在 了 和 有 我们 数据 模型".split()
     written, n = 0, 0
     with path.open("w", encoding="utf-8") as f:
         if as_list:
             f.write("[\n")
-        while written < target_bytes:
+        while written < target_bytes and (max_rows is None or n < max_rows):
             row = {"instruction": " ".join(rng.choices(words, k=rng.randint(5, 40))), "input": "",
                    "output": " ".join(rng.choices(words, k=rng.randint(20, 400)))}
             line = json.dumps(row, ensure_ascii=False)
@@ -87,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gb", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--model", type=Path, default=ROOT / "workspace" / "models" / "demo-tiny",
+                        help="tokenizer for the inspect figure")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="studio-bench-"))
     size = int(args.gb * (1 << 30))
@@ -108,8 +110,31 @@ def main() -> None:
         for kind, (secs, rss) in figures.items():
             ratio = "" if kind == "preview" else f"{secs / first:,.0f}×"
             print(f"{name:<11}{kind:<12}{secs:>10.3f}{rss:>14.0f}{ratio:>22}")
+    inspect_figures(folder, args.model)
     if not args.keep:
+        for leftover in folder.iterdir():
+            leftover.unlink()
         folder.rmdir()
+
+
+def inspect_figures(folder: Path, model: Path) -> None:
+    """The full report pass (read, convert, quality, batched token lengths) on 50,000 alpaca rows."""
+    sys.path.insert(0, str(ROOT))
+    from studio.data import actions
+    from studio.data.registry import register
+
+    path = folder / "inspect.jsonl"
+    rows = make_rows(1 << 40, path, as_list=False, max_rows=50_000)
+    register(folder / "dataset_info.json", "bench", {"file_name": path.name})
+    if not model.exists():
+        print(f"\n(no model at {model}: run `python -m studio demo` for the token-length figure)")
+        model = None
+    start = time.perf_counter()
+    report = actions.inspect_dataset(folder, "bench", model)
+    took = time.perf_counter() - start
+    print(f"\ninspect of {rows:,} rows ({path.stat().st_size / (1 << 20):.0f} MiB) with the demo tokenizer: "
+          f"{took:.1f} s, {rows / took:,.0f} rows/s; kept {report.kept:,}, duplicates "
+          f"{report.quality['duplicate']['count']}, suggested cutoff {report.suggested_cutoff}")
 
 
 if __name__ == "__main__":
