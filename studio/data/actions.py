@@ -15,7 +15,7 @@ from typing import Any
 from studio.data.conversation import Conversation
 from studio.data.load import Converted, entry_for, page
 from studio.data.mapping import Proposal, build_raw, check_mapping, detect
-from studio.data.readers import READERS, Record, folder_files, iter_records
+from studio.data.readers import READERS, Record, folder_files, iter_records, read_page
 from studio.data.registry import DatasetEntry, load_registry, register
 from studio.data.report import Report, inspect
 from studio.errors import StudioError
@@ -113,6 +113,13 @@ def entry_from_form(data_dir: Path, name: str, file: str, formatting: str, colum
 
 def check_entry(data_dir: Path, entry: DatasetEntry) -> list[StudioError]:
     return check_mapping(entry, sample(entry.path(data_dir), entry.file_name))
+
+
+def raw_row(data_dir: Path, file: str, start: int) -> dict[str, Any] | None:
+    """One row as it is in the file (0-based), for showing beside a mapping that is not complete yet."""
+    path = confine(data_dir, file)
+    records, _ = read_page(path, start, 1, relative(data_dir, path))
+    return records[0].row if records else None
 
 
 def preview_entry(data_dir: Path, entry: DatasetEntry, start: int = 0, count: int = 1) -> tuple[list[Converted], bool]:

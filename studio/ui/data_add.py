@@ -121,7 +121,8 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         entry = entry_of(file_value, fmt, tuple(values), chosen_fixes)
         problems = actions.check_entry(data_dir, entry)  # an incomplete mapping is a state of the form, not an error
         if problems:
-            return "", [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems)
+            raw = data_render.raw_json(actions.raw_row(data_dir, file_value, row - 1))
+            return raw, [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems)
         items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
         return data_render.row_outputs(actions.row_views(items), row, lang)
 

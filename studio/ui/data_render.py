@@ -52,12 +52,16 @@ def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
     return out
 
 
+def raw_json(row: dict[str, Any] | None) -> str:
+    return "" if row is None else json.dumps(row, ensure_ascii=False, indent=2, default=str)
+
+
 def row_outputs(views: list[RowView], row: int, lang: str) -> tuple[str, list[dict[str, Any]], str]:
     """(raw JSON, chat bubbles, status line) for one previewed row."""
     if not views:
         return "", [], t("data.row_past", lang, row=row)
     view = views[0]
-    raw = json.dumps(view.raw, ensure_ascii=False, indent=2, default=str)
+    raw = raw_json(view.raw)
     if view.error is not None:
         status = t("data.row_bad", lang, file=view.file, row=view.row, reason=html.escape(view.error.text(lang)))
     else:

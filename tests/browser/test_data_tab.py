@@ -30,6 +30,7 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     expect(studio.page.locator("#map-col-prompt input")).to_have_value("question", timeout=15_000)
     expect(studio.page.locator("#map-col-query input")).to_have_value("evidence")
     studio.expect_text("map-status", "response: choose the column")  # nothing chosen for the answer yet: said, not hidden
+    studio.expect_text("map-raw", "SELECT COUNT(*)")  # while the raw row stays in view
     studio.pick("map-col-response", "SQL")
     studio.expect_text("map-conv", "SELECT COUNT(*) FROM schools")
     studio.expect_text("map-conv", "Alameda County refers to")
