@@ -143,13 +143,6 @@ def _pairs(values: list[str], flag: str) -> dict[str, str | None]:
     return out
 
 
-def load_registry_entry(data_dir: Path, name: str) -> object:
-    from studio.data.actions import registry_file
-    from studio.data.registry import get_entry
-
-    return get_entry(registry_file(data_dir), name).raw
-
-
 def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
     from studio.data import actions
 
@@ -180,7 +173,9 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
         fixes = p.fixes if args.fix is None else args.fix
         entry = actions.entry_from_form(data_dir, args.name, args.file, formatting, columns, tags, fixes)
         actions.save(data_dir, args.name, entry, overwrite=args.overwrite)
-        written = load_registry_entry(data_dir, args.name)
+        from studio.data.registry import get_entry
+
+        written = get_entry(actions.registry_file(data_dir), args.name).raw
         out = {"registered": args.name, "entry": written, "notes": [n.text(args.lang) for n in p.notes]}
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0

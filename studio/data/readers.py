@@ -39,16 +39,18 @@ def _open(path: Path) -> IO[str]:
     return path.open(encoding="utf-8-sig", newline="")  # utf-8-sig: tolerate a BOM
 
 
-def _utf8_guard(label: str, rows: Iterator[Record], progress: list[int]) -> Iterator[Record]:
+def _utf8_guard(label: str, rows: Iterator[Record]) -> Iterator[Record]:
     """Turn a decoding failure deep inside a stream into one sentence naming the file and row."""
+    last = 0
     try:
-        yield from rows
+        for record in rows:
+            last = record.number
+            yield record
     except UnicodeDecodeError as exc:
-        raise StudioError("file.not_utf8", file=label, detail=f"after row {progress[0]}, {exc.reason}") from None
+        raise StudioError("file.not_utf8", file=label, detail=f"after row {last}, {exc.reason}") from None
 
 
 def _jsonl_lines(label: str, f: IO[str], first_line: int = 1) -> Iterator[Record]:
-    number = 0
     for i, line in enumerate(f, start=first_line):
         if not line.strip():
             continue
@@ -58,7 +60,6 @@ def _jsonl_lines(label: str, f: IO[str], first_line: int = 1) -> Iterator[Record
             raise StudioError("file.bad_jsonl", file=label, line=i, detail=exc.msg) from None
         if not isinstance(row, dict):
             raise StudioError("file.row_not_object", file=label, row=i, found=_type_name(row))
-        number += 1
         yield Record(label, i, row)
 
 
@@ -228,11 +229,9 @@ def iter_records(path: Path, label: str | None = None) -> Iterator[Record]:
     kind = file_kind(path)
     files = [(p, f"{label}/{p.name}") for p in folder_files(path)] if path.is_dir() else [(path, label)]
     for file, name in files:
-        progress = [0]
         any_row = False
-        for record in _utf8_guard(name, READERS[kind](file, name), progress):
+        for record in _utf8_guard(name, READERS[kind](file, name)):
             any_row = True
-            progress[0] = record.number
             yield record
         if not any_row:
             raise StudioError("file.empty", file=name)

@@ -74,9 +74,6 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
                 data_render.cdf_frame(report), data_render.advice_markdown(report, lang),
                 data_render.dropped_frame(report, 1, lang)]
 
-    def rerender(lang: str, report: Report | None):
-        return render(lang, report)
-
     def effect_of(lang: str, report: Report | None, value: float | None):
         return data_render.cutoff_text(report, int(value), lang) if report and value else ""
 
@@ -87,6 +84,6 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
     run.click(inspect, [ctx.lang_input, select, model], [state, *outputs, cutoff, page])
     cutoff.change(effect_of, [ctx.lang_input, state, cutoff], [effect], show_progress="hidden")
     page.change(page_of, [ctx.lang_input, state, page], [dropped], show_progress="hidden")
-    ctx.lang_input.change(rerender, [ctx.lang_input, state], outputs).then(
+    ctx.lang_input.change(render, [ctx.lang_input, state], outputs).then(
         effect_of, [ctx.lang_input, state, cutoff], [effect])
     return ReportHandles(select)
