@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workspace", default="workspace", help="folder for data, models and runs (default ./workspace)")
     p.add_argument("--auth", default=os.environ.get("STUDIO_AUTH", ""),
                    help="USER:PASS login; required when --host is not a loopback address (or set STUDIO_AUTH)")
+    p.add_argument("--cache-dir", default=os.environ.get("STUDIO_CACHE_DIR", ""),
+                   help="tokenized datasets and HF caches (default WORKSPACE/cache); shared storage lets "
+                        "several machines reuse one preprocessing")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language the page opens in")
     args = p.parse_args(argv)
     try:
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err.text(args.lang)}", file=sys.stderr)
         return 2
 
+    if args.cache_dir:  # runs inherit it through their environment
+        os.environ["STUDIO_CACHE_DIR"] = args.cache_dir
     ws = Workspace.at(args.workspace)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler(), logging.FileHandler(ws.root / "server.log")])

@@ -9,9 +9,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from studio.data.conversation import Conversation, Turn
+from studio.encode import Encoder, Options, TemplateLike, eos_id
 from studio.errors import StudioError
 from studio.rundir import ADAPTER_DIR, CONFIG_FILE
-from studio.templates import Template, get_template
 from studio.workspace import Workspace
 
 
@@ -59,7 +59,7 @@ def run_target(ws: Workspace, run_id: str) -> ChatTarget:
 class ChatModel:
     model: object
     tokenizer: object
-    template: Template
+    template: TemplateLike
     base: str
     adapter: str
 
@@ -83,7 +83,9 @@ def load(base: str, adapter: Path | None, template: str, trust_remote_code: bool
     if torch.cuda.is_available():
         model = model.to("cuda")
     model.eval()
-    return ChatModel(model, tokenizer, get_template(template), base, str(adapter or ""))
+    from studio.tokenized import make_template
+
+    return ChatModel(model, tokenizer, make_template(template, tokenizer), base, str(adapter or ""))
 
 
 def to_conversation(messages: list[dict[str, str]], system: str = "") -> Conversation:
@@ -106,9 +108,10 @@ def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSet
 
     settings.check()
     tok = cm.tokenizer
-    prompt = cm.template.prompt(to_conversation(messages, system))
-    inputs = tok(prompt, return_tensors="pt", add_special_tokens=False).to(cm.model.device)
-    stop_ids = [i for s in cm.template.stop if (i := tok.convert_tokens_to_ids(s)) is not None]
+    ids = Encoder(cm.template, tok, Options(cutoff_len=1 << 30)).prompt_ids(to_conversation(messages, system))
+    inputs = {"input_ids": torch.tensor([ids], device=cm.model.device)}
+    stops = {eos_id(cm.template, tok), tok.eos_token_id, *map(tok.convert_tokens_to_ids, cm.template.stop_words)}
+    stop_ids = sorted(i for i in stops if isinstance(i, int) and i != tok.unk_token_id)
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=300)
     sample = settings.temperature > 0
     kwargs = dict(**inputs, streamer=streamer, max_new_tokens=settings.max_new_tokens, do_sample=sample,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from studio.config import Issue, RunConfig, gpu_visible
 from studio.data.load import survey
 from studio.data.registry import load_registry
 from studio.errors import StudioError
+from studio.messages import MESSAGES, Both
 from studio.workspace import Workspace
 
 
@@ -20,6 +22,8 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
 
             key = "config.model_creating" if cfg.model_name_or_path == DEMO_MODEL else "config.model_missing"
             issues.append(Issue("model_name_or_path", "error", key, {"path": cfg.model_name_or_path}))
+        else:
+            issues += check_template(cfg, local)
     elif os.environ.get("HF_HUB_OFFLINE") == "1":
         issues.append(Issue("model_name_or_path", "error", "config.model_hub_offline",
                             {"path": cfg.model_name_or_path}))
@@ -41,4 +45,49 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
     if cfg.precision in ("bf16", "fp16") and not gpu_visible():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
+    return issues
+
+
+def check_template(cfg: RunConfig, model: Path) -> list[Issue]:
+    """The template against the model's tokenizer: tokens it needs, a stop token, the model's own format."""
+    from studio.auto_template import AutoTemplate, check_auto
+    from studio.encode import eos_id
+    from studio.modelinfo import context_limit, load_tokenizer, propose_template, single_token
+    from studio.templates import AUTO, EOS, get_template
+
+    issues: list[Issue] = []
+    name = cfg.model_name_or_path
+    limit = context_limit(model)
+    if limit and cfg.cutoff_len > limit:
+        issues.append(Issue("cutoff_len", "error", "config.cutoff_over_limit",
+                            {"value": cfg.cutoff_len, "limit": limit, "model": name}))
+    try:
+        tok = load_tokenizer(model, cfg.trust_remote_code)
+    except StudioError as err:
+        return [*issues, Issue("model_name_or_path", "error", err.key, dict(err.fields))]
+    proposal, why = propose_template(model, tok)
+    if cfg.template == AUTO:
+        reason = check_auto(tok)
+        if reason == "no_chat_template":
+            return [*issues, Issue("template", "error", "template.auto_no_chat", {"model": name, "proposal": proposal})]
+        if reason:
+            return [*issues, Issue("template", "error", "template.auto_unsplittable", {"model": name, "reason": reason})]
+        template = AutoTemplate(tok)
+    else:
+        template = get_template(cfg.template)
+        missing = [t for t in template.specials if not single_token(tok, t)]
+        if missing:
+            return [*issues, Issue("template", "error", "template.missing_tokens",
+                                   {"template": cfg.template, "tokens": ", ".join(missing), "model": name,
+                                    "proposal": proposal})]
+        uses_eos = any(EOS in slots for slots in (template.user, template.assistant, template.system or ()))
+        if uses_eos and eos_id(template, tok) is None:
+            return [*issues, Issue("template", "error", "template.no_eos", {"template": cfg.template, "model": name})]
+    if not template.trains_stop:
+        issues.append(Issue("template", "warning", "template.no_stop", {"template": cfg.template}))
+    same_markup = {proposal, cfg.template} <= {"chatml", "qwen", "qwen3"}  # one markup, different defaults
+    if proposal != cfg.template and cfg.template != AUTO and not same_markup:
+        issues.append(Issue("template", "warning", "template.mismatch",
+                            {"template": cfg.template, "model": name, "proposal": proposal,
+                             "why": Both(*MESSAGES[f"why.{why}"])}))
     return issues

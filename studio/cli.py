@@ -109,7 +109,8 @@ def _data_parser(sub: argparse._SubParsersAction) -> None:
         ("detect", "the proposed mapping for a file"),
         ("preview", "rows converted, with per-row errors"),
         ("inspect", "kept / dropped by reason, quality, token lengths, suggested cutoff"),
-        ("register", "register a file under a name (dataset_info.json, atomic, one backup)"))}
+        ("register", "register a file under a name (dataset_info.json, atomic, one backup)"),
+        ("encode", "every kept row as training encodes it: JSONL of input_ids / labels, summary on stderr"))}
     for p in parsers.values():
         p.add_argument("--dir", type=Path, default=None, help="data folder with dataset_info.json "
                        "(default: the workspace's data folder)")
@@ -121,6 +122,15 @@ def _data_parser(sub: argparse._SubParsersAction) -> None:
     parsers["inspect"].add_argument("--model", type=Path, default=None, help="model folder whose tokenizer "
                                     "counts tokens (default: the demo model when present)")
     parsers["inspect"].add_argument("--cutoff", type=int, default=None, help="report what this cutoff truncates")
+    for name in ("inspect", "encode"):
+        parsers[name].add_argument("--template", default="", help="chat template (default: proposed from the model)")
+    enc = parsers["encode"]
+    enc.add_argument("--dataset", required=True)
+    enc.add_argument("--model", type=Path, default=None, help="model folder (default: the workspace's demo model)")
+    enc.add_argument("--cutoff-len", type=int, default=1024)
+    enc.add_argument("--train-on-prompt", action="store_true")
+    enc.add_argument("--mask-history", action="store_true")
+    enc.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     reg = parsers["register"]
     reg.add_argument("--name", required=True)
     reg.add_argument("--file", required=True)
@@ -148,6 +158,8 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
 
     data_dir = (args.dir or ws.data_dir).resolve()
     out: object
+    if args.action == "encode":
+        return _encode(ws, data_dir, args)
     if args.action == "list":
         out = actions.list_entries(data_dir)
     elif args.action == "files":
@@ -161,7 +173,8 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
         out = {"rows": [v.to_json(args.lang) for v in actions.row_views(items)], "more": more}
     elif args.action == "inspect":
         model = args.model or (ws.root / "models" / "demo-tiny")
-        report = actions.inspect_dataset(data_dir, args.dataset, model if model.exists() or args.model else None)
+        report = actions.inspect_dataset(data_dir, args.dataset, model if model.exists() or args.model else None,
+                                         args.template)
         out = report.to_json() | {"advice": report.advice(args.lang)}
         if args.cutoff:
             out["cutoff_effect"] = report.cutoff_effect(args.cutoff)
@@ -178,6 +191,40 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
         written = get_entry(actions.registry_file(data_dir), args.name).raw
         out = {"registered": args.name, "entry": written, "notes": [n.text(args.lang) for n in p.notes]}
     print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
+    """The CLI twin of the learn view and of the worker's preprocessing: same checks, same encoder."""
+    from studio.checks import check_template
+    from studio.encode import IGNORE, Options
+    from studio.learn import proposed_template
+    from studio.tokenized import encode_dataset
+
+    model = (args.model or ws.root / "models" / "demo-tiny").resolve()
+    if not (model / "config.json").exists():
+        raise StudioError("config.model_missing", path=str(model))
+    template = args.template or proposed_template(model)
+    cfg, issues = cfgmod.from_dict({"model_name_or_path": str(model), "template": template,
+                                    "cutoff_len": args.cutoff_len, "train_on_prompt": args.train_on_prompt,
+                                    "mask_history": args.mask_history}, "command line")
+    if not cfgmod.has_errors(issues):
+        issues += check_template(cfg, model)
+    _print_issues(issues, args.lang)
+    if cfgmod.has_errors(issues):
+        return 2
+    from studio.modelinfo import load_tokenizer
+
+    options = Options(args.cutoff_len, args.train_on_prompt, args.mask_history)
+    kept, summary = encode_dataset(data_dir / "dataset_info.json", args.dataset, load_tokenizer(model), template,
+                                   options)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as out:
+        for enc in kept:
+            out.write(json.dumps({"input_ids": enc.input_ids, "labels": enc.labels}) + "\n")
+    trained = sum(1 for e in kept for label in e.labels if label != IGNORE)
+    print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(args.out)},
+                     ensure_ascii=False), file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from studio.errors import StudioError
 from studio.messages import render
+from studio.templates import TEMPLATE_NAMES
 from studio.workspace import REPO_ROOT
 
 PRESETS_DIR = REPO_ROOT / "presets"
@@ -30,9 +31,11 @@ class RunConfig:
     model_name_or_path: str = knob("models/demo-tiny", group="model",
         en=("Model", "A folder with config.json and safetensors weights (relative to the workspace), or a hub id."),
         zh=("模型", "含 config.json 和 safetensors 权重的文件夹（相对工作区），或模型仓库 ID。"))
-    template: str = knob("chatml", group="model", choices=("chatml",),
-        en=("Chat template", "How turns are written around the text; must match the model's chat format."),
-        zh=("对话模板", "对话轮次的书写格式；须与模型的对话格式一致。"))
+    template: str = knob("chatml", group="model", choices=TEMPLATE_NAMES,
+        en=("Chat template", "How turns are written around the text, as LLaMA-Factory's template of the same "
+            "name; 'auto' uses the model's own chat template. Must match the model's chat format."),
+        zh=("对话模板", "对话轮次的书写格式，与 LLaMA-Factory 同名模板一致；“auto”使用模型自带的对话模板。"
+            "须与模型的对话格式一致。"))
     trust_remote_code: bool = knob(False, group="model",
         en=("Trust remote code", "Allow Python code shipped inside the model folder to run. Off unless you trust it."),
         zh=("信任远程代码", "允许运行模型文件夹内附带的 Python 代码。除非信任来源，否则保持关闭。"))
@@ -41,8 +44,19 @@ class RunConfig:
         en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
         zh=("数据集", "在工作区 data/dataset_info.json 中注册的数据集。"))
     cutoff_len: int = knob(1024, group="data", ge=16, le=131072,
-        en=("Cutoff length", "Longest example in tokens; longer ones are cut."),
-        zh=("截断长度", "单个样本的最大 token 数；更长的会被截断。"))
+        en=("Cutoff length", "Longest example in tokens. Longer ones lose their oldest turns first, then the "
+            "start of the prompt, then the end of the answer."),
+        zh=("截断长度", "单个样本的最大 token 数。更长的样本先去掉最早的轮次，再截去提示的开头，最后截去回答的结尾。"))
+    train_on_prompt: bool = knob(False, group="data",
+        en=("Train on prompt", "Also learn the prompt tokens (system, user, tool results), not only the answers."),
+        zh=("训练提示部分", "除回答外，也学习提示部分的 token（系统、用户、工具结果）。"))
+    mask_history: bool = knob(False, group="data",
+        en=("Mask history", "Learn only the last answer of each conversation; earlier answers are context."),
+        zh=("屏蔽历史", "只学习每段对话的最后一个回答；之前的回答只作为上下文。"))
+    packing: bool = knob(False, group="data",
+        en=("Packing", "Put several examples in one row up to the cutoff length, without padding and without "
+            "attention between them: faster on short examples."),
+        zh=("序列打包", "把多个样本放进一行（不超过截断长度），无填充，样本之间互不注意：短样本训练更快。"))
     # lora
     lora_rank: int = knob(8, group="lora", ge=1, le=1024,
         en=("LoRA rank", "Width of the adapter matrices: more capacity, more memory."),
@@ -82,6 +96,9 @@ class RunConfig:
     precision: str = knob("auto", group="train", choices=("auto", "fp32", "bf16", "fp16"),
         en=("Precision", "auto = bf16 on a GPU that has it, fp32 on CPU."),
         zh=("精度", "auto：GPU 支持时用 bf16，CPU 上用 fp32。"))
+    group_by_length: bool = knob(False, group="train",
+        en=("Group by length", "Batch examples of similar length together: less padding, a less random order."),
+        zh=("按长度分组", "把长度相近的样本放进同一批：填充更少，但顺序不那么随机。"))
     gradient_checkpointing: bool = knob(False, group="train",
         en=("Gradient checkpointing", "Recompute activations in the backward pass: less memory, ~30% slower."),
         zh=("梯度检查点", "反向传播时重算激活值：更省显存，约慢 30%。"))
@@ -169,6 +186,8 @@ def check_fields(cfg: RunConfig) -> list[Issue]:
     if cfg.lora_alpha < cfg.lora_rank:
         issues.append(Issue("lora_alpha", "warning", "config.alpha_low",
                             {"alpha": cfg.lora_alpha, "rank": cfg.lora_rank}))
+    if cfg.mask_history and cfg.train_on_prompt:
+        issues.append(Issue("mask_history", "error", "config.history_and_prompt", {}))
     if cfg.trust_remote_code:
         issues.append(Issue("trust_remote_code", "warning", "config.remote_code", {}))
     return issues

@@ -95,10 +95,10 @@ def _warm_up(model, tokenizer, convs: list[Conversation], steps: int, batch_size
     """Full-parameter pre-training on generic chat text, so a later LoRA has something to steer."""
     import torch
 
-    from studio.encode import encode, pad_batch
+    from studio.encode import Encoded, Encoder, Options, pad_batch
 
-    template = get_template("chatml")
-    rows = [e for c in convs if (e := encode(template.segments(c), tokenizer, 128))]
+    results = Encoder(get_template("chatml"), tokenizer, Options(cutoff_len=128)).encode_many(convs)
+    rows = [e for e in results if isinstance(e, Encoded)]
     # Train on every token (not only answers): the base model should know the whole chat format.
     rows = [{"input_ids": e.input_ids, "labels": e.input_ids} for e in rows]
     optim = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)

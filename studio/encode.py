@@ -1,54 +1,205 @@
-"""segments -> input_ids + labels (-100 = masked), truncation, and padding a batch to its longest row."""
+"""Messages of slots -> input_ids + labels (-100 = masked): batched tokenization, masking, honest truncation.
+
+Every text slot is tokenized on its own, as LLaMA-Factory does, but all slots of many rows go to
+the fast tokenizer in one call (deduplicated: template markup repeats in every row).
+
+Truncation to cutoff_len, when a row is too long: whole oldest (prompt, answer) pairs go first; if
+the last pair is still too long, its prompt is cut from the start (keeping the BOS prefix, so the
+assistant header right before the answer survives) down to half the budget at most, then the answer
+is cut at its end. A row left with no trained token is dropped, with its reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from studio.templates import Segment
+from studio.data.conversation import Conversation
+from studio.templates import BOS, EOS, Message, Special
+from studio.toolcalls import BadToolText
 
 IGNORE = -100
+CHUNK = 1024  # rows per tokenizer call
 
 
-class Tokenizer(Protocol):
-    pad_token_id: int | None
-    eos_token_id: int | None
+class TemplateLike(Protocol):
+    name: str
+    prefix: tuple
+    stop_words: tuple[str, ...]
+    replace_eos: bool
 
-    def encode(self, text: str, add_special_tokens: bool = ...) -> list[int]: ...
+    def messages(self, conv: Conversation) -> list[Message]: ...
+
+    def text_messages(self, conv: Conversation) -> list[Message]: ...
+
+
+@dataclass(frozen=True)
+class Options:
+    cutoff_len: int
+    train_on_prompt: bool = False
+    mask_history: bool = False
 
 
 @dataclass(frozen=True)
 class Encoded:
     input_ids: list[int]
     labels: list[int]
+    truncated: str = ""  # "" | "turns" (oldest turns dropped) | "prompt" | "answer" (its end cut)
 
     @property
     def trained_tokens(self) -> int:
         return sum(label != IGNORE for label in self.labels)
 
 
-def encode(segments: Iterable[Segment], tokenizer: Tokenizer, cutoff_len: int) -> Encoded | None:
-    """Token ids with prompt tokens masked; None when nothing trainable survives the cutoff."""
-    ids: list[int] = []
-    labels: list[int] = []
-    for text, trainable in segments:
-        piece = tokenizer.encode(text, add_special_tokens=False)
-        ids += piece
-        labels += piece if trainable else [IGNORE] * len(piece)
-    ids, labels = ids[:cutoff_len], labels[:cutoff_len]
-    if not any(label != IGNORE for label in labels):
-        return None
-    return Encoded(ids, labels)
+@dataclass(frozen=True)
+class Dropped:
+    reason: str  # a message key: encode.no_answer_left, encode.bad_tools, encode.bad_function, auto.unsplittable
+    detail: str = ""
+
+
+def eos_id(template: TemplateLike, tokenizer: Any) -> int | None:
+    """The token an answer ends with: the template's first stop word where it replaces EOS, else the model's."""
+    if template.replace_eos and template.stop_words:
+        return tokenizer.convert_tokens_to_ids(template.stop_words[0])
+    return tokenizer.eos_token_id
+
+
+class Encoder:
+    def __init__(self, template: TemplateLike, tokenizer: Any, options: Options) -> None:
+        self.template, self.tokenizer, self.options = template, tokenizer, options
+        self.special = {BOS: tokenizer.bos_token_id, EOS: eos_id(template, tokenizer)}
+        self.keep_head = len(self._ids([list(template.prefix)], {})[0])
+
+    # slots -> ids -----------------------------------------------------------------------------------
+
+    def _ids(self, messages: list[Message], vocab: dict[str, list[int]]) -> list[list[int]]:
+        out = []
+        for message in messages:
+            ids: list[int] = []
+            for slot in message:
+                if isinstance(slot, Special):
+                    tid = self.special[slot]
+                    ids += [] if tid is None else [tid]
+                elif slot:
+                    ids += vocab[slot] if slot in vocab else self._tokenize([slot])[slot]
+            out.append(ids)
+        return out
+
+    def _tokenize(self, texts: list[str]) -> dict[str, list[int]]:
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return {}
+        return dict(zip(unique, self.tokenizer(unique, add_special_tokens=False)["input_ids"], strict=True))
+
+    def _messages(self, conv: Conversation) -> list[Message] | Dropped:
+        from studio.auto_template import Unsplittable
+
+        try:
+            if conv.kind == "text":
+                return self.template.text_messages(conv)
+            return self.template.messages(conv)
+        except BadToolText as exc:
+            return Dropped(f"encode.bad_{exc}")
+        except Unsplittable as exc:
+            return Dropped("auto.unsplittable", str(exc))
+
+    # rows -------------------------------------------------------------------------------------------
+
+    def encode_many(self, convs: Sequence[Conversation]) -> list[Encoded | Dropped]:
+        out: list[Encoded | Dropped] = []
+        for start in range(0, len(convs), CHUNK):
+            chunk = convs[start:start + CHUNK]
+            rendered = [self._messages(c) for c in chunk]
+            texts = [s for r in rendered if not isinstance(r, Dropped) for m in r for s in m if isinstance(s, str)]
+            vocab = self._tokenize(texts)
+            for conv, r in zip(chunk, rendered, strict=True):
+                out.append(r if isinstance(r, Dropped) else self._encode(conv, self._ids(r, vocab)))
+        return out
+
+    def encode(self, conv: Conversation) -> Encoded | Dropped:
+        return self.encode_many([conv])[0]
+
+    def prompt_ids(self, conv: Conversation) -> list[int]:
+        """A conversation ending with a user turn, written up to the assistant header: what generation continues."""
+        rendered = self._messages(conv)
+        if isinstance(rendered, Dropped):
+            raise ValueError(rendered.detail or rendered.reason)
+        return [i for ids in self._ids(rendered, {}) for i in ids]
+
+    def _encode(self, conv: Conversation, messages: list[list[int]]) -> Encoded | Dropped:
+        cutoff = self.options.cutoff_len
+        truncated = ""
+        if sum(map(len, messages)) > cutoff and len(messages) > 2:
+            for k in range(2, len(conv.turns), 2):  # drop the oldest pairs, the system prompt stays
+                shorter = Conversation(turns=conv.turns[k:], system=conv.system, tools=conv.tools, kind=conv.kind)
+                rendered = self._messages(shorter)
+                if isinstance(rendered, Dropped):
+                    return rendered
+                messages, truncated = self._ids(rendered, {}), "turns"
+                if sum(map(len, messages)) <= cutoff:
+                    break
+        pairs = [(messages[i], messages[i + 1]) for i in range(0, len(messages), 2)]
+        if sum(map(len, messages)) > cutoff:
+            source, target = pairs[-1]
+            pairs[-1], cut = self._cut(source, target, cutoff)
+            truncated = cut or truncated
+        ids: list[int] = []
+        labels: list[int] = []
+        for n, (source, target) in enumerate(pairs):
+            last = n == len(pairs) - 1
+            ids += source + target
+            labels += source if self.options.train_on_prompt else [IGNORE] * len(source)
+            labels += target if last or not self.options.mask_history else [IGNORE] * len(target)
+        if all(label == IGNORE for label in labels):
+            return Dropped("encode.no_answer_left")
+        return Encoded(ids, labels, truncated)
+
+    def _cut(self, source: list[int], target: list[int], cutoff: int) -> tuple[tuple[list[int], list[int]], str]:
+        keep_source = max(cutoff - len(target), min(len(source), cutoff // 2))
+        keep_target = cutoff - keep_source
+        head = min(self.keep_head, keep_source)
+        source = source[:head] + source[len(source) - (keep_source - head):] if keep_source > head else source[:head]
+        cut = "answer" if keep_target < len(target) else "prompt"
+        return (source, target[:keep_target]), cut
+
+
+# views and batches ----------------------------------------------------------------------------------
+
+def token_rows(enc: Encoded, tokenizer: Any) -> list[tuple[str, int, bool]]:
+    """(token text, id, trained?) for every token of a row: the per-token view."""
+    tokens = tokenizer.convert_ids_to_tokens(enc.input_ids)
+    pieces = [tokenizer.decode([i]) for i in enc.input_ids] if tokens else []
+    return [(piece or tok, tid, label != IGNORE)
+            for tok, piece, tid, label in zip(tokens, pieces, enc.input_ids, enc.labels, strict=True)]
+
+
+def spans(enc: Encoded, tokenizer: Any) -> list[tuple[str, bool]]:
+    """The row's text as runs of (text, trained?), decoded from the very ids that are trained."""
+    out: list[tuple[str, bool]] = []
+    start = 0
+    for i in range(1, len(enc.input_ids) + 1):
+        if i == len(enc.input_ids) or (enc.labels[i] != IGNORE) != (enc.labels[start] != IGNORE):
+            out.append((tokenizer.decode(enc.input_ids[start:i]), enc.labels[start] != IGNORE))
+            start = i
+    return out
 
 
 def pad_batch(rows: Sequence[dict[str, Any]], pad_id: int) -> dict[str, list[list[int]]]:
-    """Pad to the longest row of this batch (not to the cutoff): fewer wasted tokens."""
+    """Pad to the longest row of this batch (not to the cutoff): fewer wasted tokens.
+
+    Packed rows carry position_ids and get no attention mask: positions restarting at 0 are what keeps
+    the examples in a row from attending to each other."""
     width = max(len(r["input_ids"]) for r in rows)
-    batch: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "attention_mask": []}
+    packed = "position_ids" in rows[0]
+    batch: dict[str, list[list[int]]] = {"input_ids": [], "labels": [], "position_ids" if packed else "attention_mask": []}
     for r in rows:
-        gap = width - len(r["input_ids"])
+        n = len(r["input_ids"])
+        gap = width - n
         batch["input_ids"].append(list(r["input_ids"]) + [pad_id] * gap)
         batch["labels"].append(list(r["labels"]) + [IGNORE] * gap)
-        batch["attention_mask"].append([1] * len(r["input_ids"]) + [0] * gap)
+        if packed:
+            batch["position_ids"].append(list(r["position_ids"]) + list(range(gap)))
+        else:
+            batch["attention_mask"].append([1] * n + [0] * gap)
     return batch

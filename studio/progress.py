@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_n
 
 
 class MetricsCallback(TrainerCallback):
-    def __init__(self, run_dir: Path, status_every_s: float = 1.0) -> None:
+    def __init__(self, run_dir: Path, status_every_s: float = 1.0,
+                 extra: Callable[[], dict[str, Any]] | None = None) -> None:
         self.run_dir = run_dir
+        self.extra = extra  # more fields for each metrics line (e.g. the collator's packing efficiency)
         self.status_every_s = status_every_s
         self.started = time.perf_counter()
         self.last_status = 0.0
@@ -55,6 +58,7 @@ class MetricsCallback(TrainerCallback):
             "eta_s": self._eta(state.global_step, state.max_steps),
             "max_steps": state.max_steps,
         }
+        record |= self.extra() if self.extra else {}
         append_metric(self.run_dir, record)
         print("[metrics] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in record.items() if v is not None), flush=True)

@@ -14,11 +14,11 @@ from typing import Any
 from studio import config as cfgmod
 from studio.checks import check_environment
 from studio.config import RunConfig
-from studio.data.load import load_dataset
-from studio.encode import encode, pad_batch
+from studio.encode import Options, pad_batch
 from studio.errors import StudioError
+from studio.packing import pack
 from studio.rundir import ADAPTER_DIR, CONFIG_FILE, update_status
-from studio.templates import get_template
+from studio.templates import AUTO, get_template
 from studio.workspace import Workspace
 
 
@@ -42,9 +42,17 @@ def model_path(cfg: RunConfig, ws: Workspace) -> str:
 
 
 def load_tokenizer(cfg: RunConfig, ws: Workspace):
+    """The model's tokenizer with the template's stop token as EOS, so the saved adapter's tokenizer stops."""
     from transformers import AutoTokenizer
 
+    from studio.encode import eos_id
+
     tok = AutoTokenizer.from_pretrained(model_path(cfg, ws), trust_remote_code=cfg.trust_remote_code)
+    if cfg.template != AUTO:
+        template = get_template(cfg.template)
+        if template.replace_eos and (stop := eos_id(template, tok)) is not None and stop != tok.eos_token_id:
+            say(f"EOS token set to {template.stop_words[0]} (template {cfg.template})")
+            tok.eos_token = template.stop_words[0]
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -75,24 +83,45 @@ def load_model(cfg: RunConfig, ws: Workspace):
     return model
 
 
-def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer) -> list[dict[str, list[int]]]:
-    loaded = load_dataset(ws.registry_file, cfg.dataset)
-    for problem in loaded.problems[:20]:
-        say(f"skipped: {problem}")
-    template = get_template(cfg.template)
-    rows, dropped = [], 0
-    for conv in loaded.conversations:
-        enc = encode(template.segments(conv), tokenizer, cfg.cutoff_len)
-        if enc is None:
-            dropped += 1
-            continue
-        rows.append({"input_ids": enc.input_ids, "labels": enc.labels})
-    say(f"dataset {cfg.dataset}: {len(loaded.rows)} rows, {len(loaded.problems)} skipped as unusable, "
-        f"{dropped} dropped (no trained token within cutoff_len={cfg.cutoff_len}), {len(rows)} used")
-    if not rows:
-        raise StudioError("data.no_rows", name=cfg.dataset, total=len(loaded.rows),
+def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer) -> Any:
+    """Encoded rows (from the shared cache when the same inputs were encoded before), packed if asked."""
+    from studio.tokenized import cached_dataset
+
+    options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+    rows, summary = cached_dataset(ws.cache_dir, ws.registry_file, cfg.dataset, tokenizer,
+                                   Path(model_path(cfg, ws)), cfg.template, options)
+    source = "cache" if summary.cached else f"encoded in {summary.seconds:.2f} s"
+    dropped = ", ".join(f"{n} {reason}" for reason, n in summary.dropped.items()) or "none"
+    truncated = ", ".join(f"{n} {kind}" for kind, n in summary.truncated.items()) or "none"
+    say(f"dataset {cfg.dataset}: {summary.rows} rows, {summary.unusable} unusable, dropped: {dropped}, "
+        f"truncated: {truncated}, {summary.kept} used ({source}; template {cfg.template}, "
+        f"cutoff_len={cfg.cutoff_len})")
+    if not summary.kept:
+        raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows,
                           reason=f"cutoff_len={cfg.cutoff_len} leaves no answer token.")
+    if cfg.packing:
+        packed = pack([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows], cfg.cutoff_len)
+        say(f"packing: {summary.kept} examples in {len(packed)} rows of at most {cfg.cutoff_len} tokens")
+        return packed
     return rows
+
+
+class Collator:
+    """Pads a batch to its longest row and counts real vs computed tokens (the packing efficiency)."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id, self.real, self.total = pad_id, 0, 0
+
+    def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        lengths = [len(r["input_ids"]) for r in batch]
+        self.real += sum(lengths)
+        self.total += max(lengths) * len(lengths)
+        return {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
+
+    def metrics(self) -> dict[str, float]:
+        return {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
@@ -114,6 +143,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         activation_checkpointing=cfg.gradient_checkpointing,
+        group_by_length=cfg.group_by_length,
         logging_steps=cfg.logging_steps,
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit,
@@ -124,13 +154,9 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
         report_to="none",
         use_cpu=not torch.cuda.is_available(),
     )
-    pad_id = tokenizer.pad_token_id
-
-    def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return {k: torch.tensor(v) for k, v in pad_batch(batch, pad_id).items()}
-
+    collate = Collator(tokenizer.pad_token_id)
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collate,
-                      callbacks=[MetricsCallback(run_dir)])
+                      callbacks=[MetricsCallback(run_dir, extra=collate.metrics)])
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
     return trainer
 
@@ -140,6 +166,8 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
 def run(run_dir: Path) -> None:
     ws = Workspace(run_dir.resolve().parent.parent)  # runs live in WORKSPACE/runs/<id>
     cfg = cfgmod.load(run_dir / CONFIG_FILE)
+    if os.environ.get("STUDIO_CACHE_DIR"):  # before transformers / datasets read their cache paths at import
+        os.environ.setdefault("HF_HOME", str(ws.cache_dir / "hf"))
     errors = [i for i in check_environment(cfg, ws) if i.level == "error"]
     if errors:
         raise StudioError("run.invalid", count=len(errors), first=errors[0].text())

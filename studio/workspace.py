@@ -36,7 +36,11 @@ class Workspace:
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / "cache"
+        """Tokenized datasets (and, when set, the HF caches): $STUDIO_CACHE_DIR, e.g. shared storage, else cache/.
+
+        An operator's setting, not a run's: a browser never chooses where the server writes."""
+        shared = os.environ.get("STUDIO_CACHE_DIR")
+        return Path(shared).expanduser().resolve() if shared else self.root / "cache"
 
     @property
     def registry_file(self) -> Path:

@@ -143,19 +143,15 @@ def save(data_dir: Path, name: str, entry: DatasetEntry, *, overwrite: bool = Fa
     register(registry_file(data_dir), name, raw, overwrite=overwrite)
 
 
-def load_tokenizer(model: Path) -> Any:
-    from transformers import AutoTokenizer
+def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, template: str = "") -> Report:
+    """The report; token lengths go through `template` (default: the one the model proposes)."""
+    from studio.modelinfo import load_tokenizer, propose_template
 
-    try:
-        return AutoTokenizer.from_pretrained(str(model), local_files_only=True, trust_remote_code=False)
-    except (OSError, ValueError) as exc:
-        raise StudioError("data.tokenizer", path=str(model), detail=str(exc).splitlines()[0][:160]) from None
-
-
-def inspect_dataset(data_dir: Path, name: str, model: Path | None = None) -> Report:
     entry = entry_for(registry_file(data_dir), name)
     tokenizer = load_tokenizer(model) if model else None
-    return inspect(entry, data_dir, tokenizer, model.name if model else "")
+    if tokenizer is not None and not template:
+        template = propose_template(model, tokenizer)[0]
+    return inspect(entry, data_dir, tokenizer, model.name if model else "", template or "chatml")
 
 
 def upload(data_dir: Path, source: Path, name: str) -> str:

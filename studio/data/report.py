@@ -47,16 +47,23 @@ class Report:
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # flag -> {count, rows}
     lengths: dict[str, dict[str, int]] = field(default_factory=dict)  # prompt/response/total -> stats
     tokenizer: str = ""
+    template: str = ""
     suggested_cutoff: int | None = None
     cdf: list[tuple[int, float]] = field(default_factory=list)  # (total tokens, share of rows at or below)
     totals: list[int] = field(default_factory=list)  # per kept row, for cutoff questions
     prompts: list[int] = field(default_factory=list)
 
+    # not fields (never serialized): the kept conversations and an encoder factory, for cutoff questions
+    conversations = None  # list[Conversation]
+    encoder = None  # cutoff -> Encoder
+
     def cutoff_effect(self, cutoff: int) -> dict[str, int]:
-        """How many kept rows a cutoff would truncate, and drop (no answer token left after the prompt)."""
-        truncated = sum(1 for t in self.totals if t > cutoff)
-        dropped = sum(1 for p in self.prompts if p >= cutoff)
-        return {"cutoff": cutoff, "truncated": truncated - dropped, "dropped": dropped}
+        """What training at this cutoff does to the kept rows: the longer ones run through the same encoder."""
+        longer = [c for c, total in zip(self.conversations or [], self.totals, strict=True) if total > cutoff]
+        results = self.encoder(cutoff).encode_many(longer) if longer else []
+        dropped = sum(1 for r in results if not hasattr(r, "truncated"))
+        answer_cut = sum(1 for r in results if getattr(r, "truncated", "") == "answer")
+        return {"cutoff": cutoff, "truncated": len(results) - dropped, "answer_cut": answer_cut, "dropped": dropped}
 
     def advice(self, lang: str) -> list[str]:
         n = self.kept
@@ -96,29 +103,20 @@ def suggest_cutoff(p99: int) -> int:
     return NICE_CUTOFFS[i] if i < len(NICE_CUTOFFS) else -(-p99 // 4096) * 4096
 
 
-def token_lengths(convs: list[Conversation], tokenizer: Any, template: str = "chatml") -> tuple[list[int], list[int]]:
-    """(prompt, response) token counts per conversation, through the training template, in batched calls."""
-    from studio.templates import get_template
-
-    tpl = get_template(template)
-    texts: list[str] = []
-    owners: list[tuple[int, bool]] = []
-    for i, conv in enumerate(convs):
-        segments = [(conv.response_text(), True)] if conv.kind == "text" else tpl.segments(conv)
-        for text, trained in segments:
-            texts.append(text)
-            owners.append((i, trained))
-    prompt, response = [0] * len(convs), [0] * len(convs)
-    for start in range(0, len(texts), 2048):
-        ids = tokenizer(texts[start:start + 2048], add_special_tokens=False)["input_ids"]
-        for (i, trained), piece in zip(owners[start:start + 2048], ids, strict=True):
-            (response if trained else prompt)[i] += len(piece)
+def token_lengths(convs: list[Conversation], encoder: Any) -> tuple[list[int], list[int]]:
+    """(prompt, response) token counts per conversation through the training encoder, uncut."""
+    prompt, response = [], []
+    for result in encoder.encode_many(convs):
+        trained = getattr(result, "trained_tokens", 0)
+        prompt.append(len(getattr(result, "input_ids", ())) - trained)
+        response.append(trained)
     return prompt, response
 
 
-def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenizer_name: str = "") -> Report:
+def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenizer_name: str = "",
+            template: str = "chatml") -> Report:
     """Read every row once: conversion outcome, quality flags and (with a tokenizer) token lengths."""
-    report = Report(entry.name, tokenizer=tokenizer_name)
+    report = Report(entry.name, tokenizer=tokenizer_name, template=template)
     reasons: Counter[str] = Counter()
     kept: list[tuple[int, Conversation]] = []
     seen: dict[str, int] = {}
@@ -151,7 +149,13 @@ def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenize
     flags["long"] = [n for (n, _), size in zip(kept, sizes, strict=True) if median and size > LONG_FACTOR * median]
     report.quality = {k: {"count": len(v), "rows": v[:EXAMPLES]} for k, v in flags.items()}
     if tokenizer is not None and kept:
-        prompt, response = token_lengths([c for _, c in kept], tokenizer)
+        from studio.encode import Encoder, Options
+        from studio.tokenized import make_template
+
+        tpl = make_template(template, tokenizer)
+        prompt, response = token_lengths([c for _, c in kept], Encoder(tpl, tokenizer, Options(1 << 30)))
+        report.encoder = lambda cutoff: Encoder(tpl, tokenizer, Options(cutoff))
+        report.conversations = [c for _, c in kept]
         totals = [p + r for p, r in zip(prompt, response, strict=True)]
         report.lengths = {"prompt": _stats(prompt), "response": _stats(response), "total": _stats(totals)}
         report.suggested_cutoff = suggest_cutoff(report.lengths["total"]["p99"])

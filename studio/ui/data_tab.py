@@ -7,8 +7,11 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio.data import actions
+from studio.encode import Options
 from studio.errors import StudioError
-from studio.ui import data_add, data_render, data_report
+from studio.learn import learn_row, proposed_template
+from studio.templates import TEMPLATE_NAMES
+from studio.ui import data_add, data_render, data_report, learn_panel
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 
@@ -48,6 +51,41 @@ def viewer(ctx: Ctx, prefix: str) -> Viewer:
 
 
 @dataclass
+class LearnBox:
+    model: gr.Dropdown
+    template: gr.Dropdown
+    cutoff: gr.Number
+    show: gr.Checkbox
+    summary: gr.Markdown
+    text: gr.HTML
+    tokens: gr.Dataframe
+
+
+def learn_box(ctx: Ctx, prefix: str = "learn") -> LearnBox:
+    """Model, template and cutoff for the view of what the model learns from the row above."""
+    lang = ctx.lang
+    models = ctx.ws.local_models()
+    with gr.Accordion(t("learn.title", lang), open=True, elem_id=f"{prefix}-box") as box:
+        ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
+        with gr.Row(equal_height=True):
+            model = ctx.i18n(gr.Dropdown(choices=models, value=models[0] if models else None, allow_custom_value=True,
+                                         label=t("data.model", lang), elem_id=f"{prefix}-model"),
+                             lambda lg: gr.update(label=t("data.model", lg)))
+            template = ctx.i18n(gr.Dropdown(choices=list(TEMPLATE_NAMES), value="chatml", label=t("learn.template", lang),
+                                            elem_id=f"{prefix}-template"),
+                                lambda lg: gr.update(label=t("learn.template", lg)))
+            cutoff = ctx.i18n(gr.Number(value=1024, minimum=16, precision=0, label=t("data.cutoff", lang),
+                                        elem_id=f"{prefix}-cutoff"), lambda lg: gr.update(label=t("data.cutoff", lg)))
+            show = ctx.i18n(gr.Checkbox(value=False, label=t("learn.show_tokens", lang), elem_id=f"{prefix}-show"),
+                            lambda lg: gr.update(label=t("learn.show_tokens", lg)))
+        summary = gr.Markdown(elem_id=f"{prefix}-summary")
+        text = gr.HTML(elem_id=f"{prefix}-html")
+        tokens = gr.Dataframe(visible=False, interactive=False, max_height=320, elem_id=f"{prefix}-tokens")
+    ctx.i18n(box, lambda lg: gr.update(label=t("learn.title", lg)))
+    return LearnBox(model, template, cutoff, show, summary, text, tokens)
+
+
+@dataclass
 class DataHandles:
     table: gr.Dataframe
     select: gr.Dropdown
@@ -79,6 +117,7 @@ def build(ctx: Ctx) -> DataHandles:
                               lambda lg: gr.update(label=t("data.select", lg)))
             mapping = gr.Markdown(elem_id="data-mapping")
             view = viewer(ctx, "data")
+            learn = learn_box(ctx)
         with gr.Tab(t("data.sub.add", lang), id="data-add-tab", elem_id="data-add-tab") as tab_add:
             add = data_add.build(ctx, lambda: viewer(ctx, "map"))
         with gr.Tab(t("data.sub.report", lang), id="data-report-tab", elem_id="data-report-tab") as tab_report:
@@ -110,6 +149,29 @@ def build(ctx: Ctx) -> DataHandles:
     select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs).then(
         describe, [ctx.lang_input, select], [mapping])
     view.row.change(show, inputs, view.outputs, show_progress="hidden")
+
+    @guarded
+    def learned(lang: str, name: str | None, number: float | None, model: str | None, template: str | None,
+                cutoff: float | None, show_tokens: bool):
+        if not (name and model and template):
+            return "", "", gr.update(visible=False)
+        try:
+            result = learn_row(ctx.ws.data_dir, name, int(number or 1), ctx.ws.confine(model), template,
+                               Options(int(cutoff or 1024)))
+        except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
+            return err.text(lang), "", gr.update(visible=False)
+        return (learn_panel.summary(result, lang), learn_panel.text_html(result),
+                gr.update(value=learn_panel.tokens_frame(result, lang) if show_tokens else None, visible=show_tokens))
+
+    @guarded
+    def propose(lang: str, model: str | None):
+        return gr.update(value=proposed_template(ctx.ws.confine(model))) if model else gr.update()
+
+    learn_inputs = [ctx.lang_input, select, view.row, learn.model, learn.template, learn.cutoff, learn.show]
+    learn_outputs = [learn.summary, learn.text, learn.tokens]
+    for trigger in (select, view.row, learn.template, learn.cutoff, learn.show, ctx.lang_input):
+        trigger.change(learned, learn_inputs, learn_outputs, show_progress="hidden")
+    learn.model.change(propose, [ctx.lang_input, learn.model], [learn.template], show_progress="hidden")
     ctx.i18n(table, lambda lg: data_render.registry_frame(entries(ctx), lg))
     ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
         show, inputs, view.outputs).then(describe, [ctx.lang_input, select], [mapping])

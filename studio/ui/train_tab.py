@@ -10,16 +10,21 @@ import gradio as gr
 
 from studio import config as cfgmod
 from studio import runs
-from studio.checks import check_environment
+from studio.checks import check_environment, check_template
 from studio.config import GROUPS
 from studio.data.actions import dataset_choices
 from studio.demo import DEMO_MODEL
+from studio.encode import Options
+from studio.errors import StudioError
+from studio.learn import learn_row, proposed_template
 from studio.ui import form as formmod
+from studio.ui import learn_panel
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 from studio.ui.render import issues_markdown
 
 DEFAULT_PRESET = "demo"
+LEARN_FIELDS = ("model_name_or_path", "template", "dataset", "cutoff_len", "train_on_prompt", "mask_history")
 
 
 @dataclass
@@ -56,7 +61,20 @@ def build(ctx: Ctx) -> TrainHandles:
     form = formmod.build(cfg, lang, dynamic, titles)
     for name, comp in form.widgets.items():
         ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
+    template_note = gr.Markdown(elem_id="train-template-note")
     batch = gr.Markdown(batch_text(cfg, lang), elem_id="train-batch")
+    with gr.Accordion(t("learn.title", lang), open=False, elem_id="train-learn-box") as learn_box:
+        ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
+        with gr.Row(equal_height=True):
+            learn_row_no = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("learn.row", lang),
+                                              elem_id="train-learn-row", scale=0, min_width=120),
+                                    lambda lg: gr.update(label=t("learn.row", lg)))
+            learn_show = ctx.i18n(gr.Checkbox(value=False, label=t("learn.show_tokens", lang), elem_id="train-learn-show"),
+                                  lambda lg: gr.update(label=t("learn.show_tokens", lg)))
+        learn_summary = gr.Markdown(elem_id="train-learn-summary")
+        learn_html = gr.HTML(elem_id="train-learn-html")
+        learn_tokens = gr.Dataframe(visible=False, interactive=False, max_height=320, elem_id="train-learn-tokens")
+    ctx.i18n(learn_box, lambda lg: gr.update(label=t("learn.title", lg)))
     with gr.Accordion(t("train.command", lang), open=False) as cmd_box:
         command = gr.Code(preview(ctx, cfg), language="yaml", elem_id="train-command")
     ctx.i18n(cmd_box, lambda lg: gr.update(label=t("train.command", lg)))
@@ -77,6 +95,44 @@ def build(ctx: Ctx) -> TrainHandles:
         models = ctx.ws.local_models() or [DEMO_MODEL]
         return gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir))
 
+    @guarded
+    def on_model(lang: str, model: str | None):
+        """A model folder proposes its own template (its family's, or `auto` when it has a chat template)."""
+        local = ctx.ws.root / (model or "")
+        if not model or not (local / "config.json").exists():
+            return gr.update()
+        return gr.update(value=proposed_template(ctx.ws.confine(model)))
+
+    def on_template(lang: str, *values: Any):
+        cfg, _ = formmod.to_config(list(values))
+        local = ctx.ws.root / cfg.model_name_or_path
+        return issues_markdown(check_template(cfg, local), lang) if (local / "config.json").exists() else ""
+
+    @guarded
+    def on_learn(lang: str, row: float | None, show_tokens: bool, *values: Any):
+        cfg, issues = formmod.to_config(list(values))
+        local = ctx.ws.root / cfg.model_name_or_path
+        if cfgmod.has_errors(issues) or not (local / "config.json").exists():
+            return issues_markdown(issues, lang), "", gr.update(visible=False)
+        options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+        try:
+            learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), ctx.ws.confine(cfg.model_name_or_path),
+                                cfg.template, options)
+        except StudioError as err:
+            return err.text(lang), "", gr.update(visible=False)
+        return (learn_panel.summary(learned, lang), learn_panel.text_html(learned),
+                gr.update(value=learn_panel.tokens_frame(learned, lang) if show_tokens else None, visible=show_tokens))
+
+    model_box = form.widgets["model_name_or_path"]
+    model_box.change(on_model, [ctx.lang_input, model_box], [form.widgets["template"]], show_progress="hidden")
+    learn_inputs = [ctx.lang_input, learn_row_no, learn_show, *form.components]
+    learn_outputs = [learn_summary, learn_html, learn_tokens]
+    for name in ("model_name_or_path", "template", "cutoff_len"):
+        form.widgets[name].change(on_template, [ctx.lang_input, *form.components], [template_note],
+                                  show_progress="hidden")
+    for comp in (learn_row_no, learn_show, *(form.widgets[n] for n in LEARN_FIELDS)):
+        comp.change(on_learn, learn_inputs, learn_outputs, show_progress="hidden")
+    learn_box.expand(on_learn, learn_inputs, learn_outputs, show_progress="hidden")
     preset.change(on_preset, [ctx.lang_input, preset], [why, result, *form.components])
     for comp in form.components:
         comp.change(on_change, [ctx.lang_input, *form.components], [batch, command])
