@@ -99,8 +99,10 @@ def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: 
 
 def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], Summary]]) -> tuple[Any, Summary]:
     """The saved rows in `folder` (a datasets.Dataset), building and saving them first when absent."""
+    import datasets
     from datasets import Dataset, load_from_disk
 
+    datasets.disable_progress_bars()  # the run's log is read by people: no carriage-return bars
     summary_file = folder / "summary.json"
     if summary_file.exists():
         data = json.loads(summary_file.read_text(encoding="utf-8"))

@@ -143,7 +143,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model, tokenizer, rows):
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         activation_checkpointing=cfg.gradient_checkpointing,
-        group_by_length=cfg.group_by_length,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         logging_steps=cfg.logging_steps,
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit,

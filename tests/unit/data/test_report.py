@@ -23,7 +23,7 @@ def test_report_counts_reasons_duplicates_garbled_and_lengths(tmp_path: Path, de
     assert total["p50"] <= total["p90"] <= total["p99"] == total["max"] > 200
     assert report.suggested_cutoff == suggest_cutoff(total["p99"]) >= total["p99"]
     effect = report.cutoff_effect(100)
-    assert effect == {"cutoff": 100, "truncated": 1, "dropped": 0}
+    assert effect == {"cutoff": 100, "truncated": 1, "answer_cut": 1, "dropped": 0}
     assert report.cdf[-1][1] == 1.0
 
 
