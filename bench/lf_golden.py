@@ -31,9 +31,7 @@ def main() -> None:
             for case in cases:
                 if name == "llama3" and case["tools"]:
                     continue  # its tool prompt carries today's date
-                roles = [m["role"] for m in case["messages"]]
-                msgs = [{"role": {"observation": "observation"}.get(r, r), "content": m["content"]}
-                        for r, m in zip(roles, case["messages"])]
+                msgs = [{"role": m["role"], "content": m["content"]} for m in case["messages"]]
                 batch = {"_prompt": [msgs[:-1]], "_response": [msgs[-1:]], "_system": [case["system"]],
                          "_tools": [case["tools"]], "_images": [None], "_videos": [None], "_audios": [None]}
                 enc = proc.preprocess_dataset(batch)

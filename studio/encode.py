@@ -20,7 +20,7 @@ from studio.templates import BOS, EOS, Message, Special
 from studio.toolcalls import BadToolText
 
 IGNORE = -100
-CHUNK = 1024  # rows per tokenizer call
+CHUNK = 4096  # rows per tokenizer call
 
 
 class TemplateLike(Protocol):
@@ -69,6 +69,7 @@ class Encoder:
     def __init__(self, template: TemplateLike, tokenizer: Any, options: Options) -> None:
         self.template, self.tokenizer, self.options = template, tokenizer, options
         self.special = {BOS: tokenizer.bos_token_id, EOS: eos_id(template, tokenizer)}
+        self._backend: Any = None  # the Rust tokenizer, once it is shown to give the wrapper's ids
         self.keep_head = len(self._ids([list(template.prefix)], {})[0])
 
     # slots -> ids -----------------------------------------------------------------------------------
@@ -90,7 +91,13 @@ class Encoder:
         unique = list(dict.fromkeys(texts))
         if not unique:
             return {}
-        return dict(zip(unique, self.tokenizer(unique, add_special_tokens=False)["input_ids"], strict=True))
+        if self._backend is None:
+            self._backend = _fast_backend(self.tokenizer, unique[:32])
+        if self._backend:
+            ids = [e.ids for e in self._backend.encode_batch_fast(unique, add_special_tokens=False)]
+        else:
+            ids = self.tokenizer(unique, add_special_tokens=False)["input_ids"]
+        return dict(zip(unique, ids, strict=True))
 
     def _messages(self, conv: Conversation) -> list[Message] | Dropped:
         from studio.auto_template import Unsplittable
@@ -162,6 +169,17 @@ class Encoder:
         source = source[:head] + source[len(source) - (keep_source - head):] if keep_source > head else source[:head]
         cut = "answer" if keep_target < len(target) else "prompt"
         return (source, target[:keep_target]), cut
+
+
+def _fast_backend(tokenizer: Any, probe: list[str]) -> Any:
+    """The fast tokenizer's Rust object when calling it directly gives the same ids as the wrapper, else False.
+
+    Skipping the wrapper's per-row Python (attention masks, type ids) is most of the time saved."""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None or not hasattr(backend, "encode_batch_fast"):
+        return False
+    direct = [e.ids for e in backend.encode_batch_fast(probe, add_special_tokens=False)]
+    return backend if direct == tokenizer(probe, add_special_tokens=False)["input_ids"] else False
 
 
 # views and batches ----------------------------------------------------------------------------------
