@@ -172,6 +172,7 @@ def build(ctx: Ctx) -> DataHandles:
     for trigger in (select, view.row, learn.template, learn.cutoff, learn.show, ctx.lang_input):
         trigger.change(learned, learn_inputs, learn_outputs, show_progress="hidden")
     learn.model.change(propose, [ctx.lang_input, learn.model], [learn.template], show_progress="hidden")
+    ctx.blocks.load(learned, learn_inputs, learn_outputs)
     ctx.i18n(table, lambda lg: data_render.registry_frame(entries(ctx), lg))
     ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
         show, inputs, view.outputs).then(describe, [ctx.lang_input, select], [mapping])

@@ -112,7 +112,10 @@ def build(ctx: Ctx) -> TrainHandles:
     def on_learn(lang: str, row: float | None, show_tokens: bool, *values: Any):
         cfg, issues = formmod.to_config(list(values))
         local = ctx.ws.root / cfg.model_name_or_path
-        if cfgmod.has_errors(issues) or not (local / "config.json").exists():
+        if not (local / "config.json").exists():
+            return issues_markdown(issues, lang), "", gr.update(visible=False)
+        issues += check_template(cfg, local)
+        if cfgmod.has_errors(issues):
             return issues_markdown(issues, lang), "", gr.update(visible=False)
         options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
         try:
