@@ -27,7 +27,7 @@ def test_encode_writes_ids_and_labels_and_a_summary(ws: Workspace, tmp_path: Pat
     tok = AutoTokenizer.from_pretrained(ws.root / "models" / "demo-tiny")
     first = rows[0]
     assert len(first["input_ids"]) == len(first["labels"]) and first["labels"][0] == -100
-    trained = tok.decode([i for i, label in zip(first["input_ids"], first["labels"]) if label != -100])
+    trained = tok.decode([i for i, label in zip(first["input_ids"], first["labels"], strict=True) if label != -100])
     assert trained.endswith("<|im_end|>\n") and "<|im_start|>user" not in trained
 
 
