@@ -53,6 +53,7 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     studio.expect_text("map-notes", "no <image> placeholder")
     studio.expect_text("map-conv", "<image>Write a detailed description")
     studio.page.locator("#map-next").click()
+    studio.expect_text("map-status", "row 2")
     studio.page.locator("#map-next").click()
     studio.expect_text("map-status", "2 <image> placeholder(s) in the text but 1 file(s)")
     studio.shot("2-map-llava")
