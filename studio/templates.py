@@ -7,7 +7,7 @@ A template writes each message as a list of slots; the encoder tokenizes every t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from studio.data.conversation import Conversation
 from studio.toolcalls import calls_text, tools_text
@@ -166,6 +166,3 @@ CHATML_JINJA = (
 def get_template(name: str) -> Template:
     return TEMPLATES[name]  # names are validated against TEMPLATE_NAMES by the config schema
 
-
-def with_system(template: Template, default_system: str | None) -> Template:
-    return template if default_system is None else replace(template, default_system=default_system)
