@@ -65,7 +65,7 @@ def ours(ws: Workspace, model: Path, name: str, cutoff: int) -> tuple[float, lis
     best, kept = float("inf"), []
     for _ in range(2):
         start = time.perf_counter()
-        kept, _ = encode_dataset(ws.registry_file, name, load_tokenizer(model), "chatml", Options(cutoff))
+        kept, _, _ = encode_dataset(ws.registry_file, name, load_tokenizer(model), "chatml", Options(cutoff))
         best = min(best, time.perf_counter() - start)
     return best, kept
 

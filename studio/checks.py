@@ -45,6 +45,27 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
     if cfg.precision in ("bf16", "fp16") and not gpu_visible():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
+    return issues + _check_machine(cfg)
+
+
+def _check_machine(cfg: RunConfig) -> list[Issue]:
+    """Settings that need a GPU or a package this machine may not have: said before launch, not mid-run."""
+    import importlib.util
+
+    issues = []
+    needs = []
+    if cfg.quantization != "none":
+        needs.append(("quantization", cfg.quantization, "bitsandbytes"))
+    if cfg.distributed.startswith("deepspeed"):
+        needs.append(("distributed", cfg.distributed, "deepspeed"))
+    if cfg.distributed == "fsdp":
+        needs.append(("distributed", cfg.distributed, ""))
+    for name, value, package in needs:
+        if not gpu_visible():
+            issues.append(Issue(name, "error", "config.needs_gpu", {"field": name, "value": value}))
+        elif package and importlib.util.find_spec(package) is None:
+            issues.append(Issue(name, "error", "config.needs_package",
+                                {"field": name, "value": value, "package": package}))
     return issues
 
 

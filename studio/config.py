@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -12,10 +13,8 @@ import yaml
 from studio.errors import StudioError
 from studio.messages import render
 from studio.templates import TEMPLATE_NAMES
-from studio.workspace import REPO_ROOT
 
-PRESETS_DIR = REPO_ROOT / "presets"
-GROUPS = ("model", "data", "lora", "train", "output")
+GROUPS = ("model", "data", "method", "train", "eval", "output", "distributed")
 
 
 def knob(default: Any, *, group: str, en: tuple[str, str], zh: tuple[str, str], ge: float | None = None,
@@ -43,10 +42,14 @@ class RunConfig:
     dataset: str = knob("demo_identity", group="data",
         en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
         zh=("数据集", "在工作区 data/dataset_info.json 中注册的数据集。"))
-    cutoff_len: int = knob(1024, group="data", ge=16, le=131072,
-        en=("Cutoff length", "Longest example in tokens. Longer ones lose their oldest turns first, then the "
-            "start of the prompt, then the end of the answer."),
-        zh=("截断长度", "单个样本的最大 token 数。更长的样本先去掉最早的轮次，再截去提示的开头，最后截去回答的结尾。"))
+    val_size: float = knob(0.0, group="data", ge=0.0, le=0.5,
+        en=("Validation share", "Share of the rows held out (seeded) to measure eval loss; 0 = no evaluation."),
+        zh=("验证集比例", "按随机种子留出的样本比例，用于计算验证损失；0 表示不评估。"))
+    cutoff_len: int = knob(1024, group="data", ge=0, le=131072,
+        en=("Cutoff length", "Longest example in tokens; 0 = the dataset's 99th percentile, rounded up to 64. "
+            "Longer ones lose their oldest turns first, then the start of the prompt, then the end of the answer."),
+        zh=("截断长度", "单个样本的最大 token 数；0 表示取数据集长度的第 99 百分位（向上取整到 64）。更长的样本先去掉"
+            "最早的轮次，再截去提示的开头，最后截去回答的结尾。"))
     train_on_prompt: bool = knob(False, group="data",
         en=("Train on prompt", "Also learn the prompt tokens (system, user, tool results), not only the answers."),
         zh=("训练提示部分", "除回答外，也学习提示部分的 token（系统、用户、工具结果）。"))
@@ -57,19 +60,34 @@ class RunConfig:
         en=("Packing", "Put several examples in one row up to the cutoff length, without padding and without "
             "attention between them: faster on short examples."),
         zh=("序列打包", "把多个样本放进一行（不超过截断长度），无填充，样本之间互不注意：短样本训练更快。"))
-    # lora
-    lora_rank: int = knob(8, group="lora", ge=1, le=1024,
+    # method
+    finetuning_type: str = knob("lora", group="method", choices=("lora", "full", "freeze"),
+        en=("Method", "lora = small adapter on a frozen model; full = every weight; freeze = only the last layers."),
+        zh=("微调方法", "lora：在冻结的模型上训练小适配器；full：训练全部权重；freeze：只训练最后几层。"))
+    freeze_trainable_layers: int = knob(2, group="method", ge=1, le=1024,
+        en=("Trainable layers (freeze)", "With freeze: how many of the last transformer layers learn."),
+        zh=("可训练层数（freeze）", "freeze 方法下：最后多少个 Transformer 层参与训练。"))
+    lora_rank: int = knob(8, group="method", ge=1, le=1024,
         en=("LoRA rank", "Width of the adapter matrices: more capacity, more memory."),
         zh=("LoRA 秩", "适配器矩阵的宽度；越大容量越高，显存占用也越多。"))
-    lora_alpha: int = knob(16, group="lora", ge=1, le=4096,
+    lora_alpha: int = knob(16, group="method", ge=1, le=4096,
         en=("LoRA alpha", "Scale of the adapter's update (alpha / rank); 2 x rank is usual."),
         zh=("LoRA alpha", "适配器更新的缩放（alpha / 秩）；通常取 2 × 秩。"))
-    lora_dropout: float = knob(0.0, group="lora", ge=0.0, le=0.9,
+    lora_dropout: float = knob(0.0, group="method", ge=0.0, le=0.9,
         en=("LoRA dropout", "Dropout on the adapter's input; helps against overfitting small data."),
         zh=("LoRA dropout", "适配器输入上的 dropout；小数据集上有助于防止过拟合。"))
-    lora_target: str = knob("all", group="lora",
+    lora_target: str = knob("all", group="method",
         en=("LoRA target modules", "'all' = every linear layer, or comma-separated module names (q_proj,v_proj)."),
         zh=("LoRA 目标模块", "“all” 表示全部线性层，或用逗号分隔的模块名（q_proj,v_proj）。"))
+    use_dora: bool = knob(False, group="method",
+        en=("DoRA", "Weight-decomposed LoRA: often a little better at the same rank, slower per step."),
+        zh=("DoRA", "权重分解的 LoRA：同样的秩下效果常略好，每步更慢。"))
+    use_rslora: bool = knob(False, group="method",
+        en=("rsLoRA", "Scale by alpha / sqrt(rank) instead of alpha / rank: keeps high ranks learning."),
+        zh=("rsLoRA", "用 alpha / sqrt(秩) 代替 alpha / 秩 缩放：高秩时仍能有效学习。"))
+    quantization: str = knob("none", group="method", choices=("none", "4bit", "8bit"),
+        en=("Quantize base", "Load the frozen base in 4 or 8 bits (QLoRA): needs a CUDA GPU and bitsandbytes."),
+        zh=("量化底座", "以 4 或 8 位加载冻结的底座模型（QLoRA）：需要 CUDA GPU 和 bitsandbytes。"))
     # train
     learning_rate: float = knob(1e-4, group="train", ge=1e-8, le=1.0,
         en=("Learning rate", "Step size of the optimizer; LoRA usually 5e-5 to 2e-4."),
@@ -94,8 +112,11 @@ class RunConfig:
         en=("Warmup ratio", "Share of steps spent ramping the learning rate up from zero."),
         zh=("预热比例", "学习率从零升起所占的步数比例。"))
     precision: str = knob("auto", group="train", choices=("auto", "fp32", "bf16", "fp16"),
-        en=("Precision", "auto = bf16 on a GPU that has it, fp32 on CPU."),
-        zh=("精度", "auto：GPU 支持时用 bf16，CPU 上用 fp32。"))
+        en=("Precision", "auto = bf16 on a GPU that has it, else fp16 on a GPU, fp32 on CPU."),
+        zh=("精度", "auto：GPU 支持时用 bf16，否则 GPU 上用 fp16，CPU 上用 fp32。"))
+    max_grad_norm: float = knob(1.0, group="train", ge=0.0, le=1000.0,
+        en=("Gradient clipping", "Largest gradient norm before each step; 0 = no clipping."),
+        zh=("梯度裁剪", "每步更新前梯度范数的上限；0 表示不裁剪。"))
     group_by_length: bool = knob(False, group="train",
         en=("Group by length", "Batch examples of similar length together: less padding, a less random order."),
         zh=("按长度分组", "把长度相近的样本放进同一批：填充更少，但顺序不那么随机。"))
@@ -105,20 +126,57 @@ class RunConfig:
     seed: int = knob(42, group="train", ge=0, le=2**31 - 1,
         en=("Seed", "Same seed, same data order and initial adapter."),
         zh=("随机种子", "相同的种子得到相同的数据顺序和初始适配器。"))
+    # eval
+    eval_steps: int = knob(50, group="eval", ge=1, le=10_000_000,
+        en=("Eval steps", "Measure eval loss on the validation share every this many steps."),
+        zh=("评估间隔步数", "每隔多少步在验证集上计算一次验证损失。"))
+    early_stopping_patience: int = knob(0, group="eval", ge=0, le=1000,
+        en=("Early stopping patience", "Stop after this many evaluations without a better eval loss and keep the "
+            "best checkpoint; 0 = off. Needs a validation share."),
+        zh=("早停耐心值", "连续多少次评估的验证损失没有改善就停止，并保留最佳检查点；0 表示关闭。需要验证集。"))
+    worst_rows: int = knob(20, group="eval", ge=0, le=1000,
+        en=("Worst rows listed", "After training, rank the training rows by their loss and list this many of the "
+            "worst (how bad data is found); 0 = skip."),
+        zh=("列出的最差样本数", "训练结束后按损失给训练样本排序，列出最差的这么多条（用于发现坏数据）；0 表示跳过。"))
     # output
     logging_steps: int = knob(5, group="output", ge=1, le=100_000,
         en=("Logging steps", "Write a metrics line every this many steps."),
         zh=("日志间隔步数", "每隔多少步写一行指标。"))
     save_steps: int = knob(200, group="output", ge=1, le=10_000_000,
-        en=("Save steps", "Write a checkpoint every this many steps."),
-        zh=("保存间隔步数", "每隔多少步保存一个检查点。"))
+        en=("Save steps", "Write a checkpoint every this many steps (resume starts from the latest)."),
+        zh=("保存间隔步数", "每隔多少步保存一个检查点（恢复训练从最新的检查点开始）。"))
     save_total_limit: int = knob(2, group="output", ge=1, le=1000,
-        en=("Checkpoints kept", "Older checkpoints beyond this count are deleted."),
-        zh=("保留检查点数", "超过此数量的旧检查点会被删除。"))
+        en=("Checkpoints kept", "Older checkpoints beyond this count are deleted (the best one is kept)."),
+        zh=("保留检查点数", "超过此数量的旧检查点会被删除（最佳检查点会保留）。"))
     run_name: str = knob("", group="output",
-        en=("Run name", "Part of the run folder's name; empty = the dataset's name."),
-        zh=("运行名称", "运行文件夹名称的一部分；留空则使用数据集名称。"))
-
+        en=("Output name", "The run folder's name under runs/; empty = date, time and dataset."),
+        zh=("输出名称", "runs/ 下运行文件夹的名称；留空则使用日期、时间和数据集名。"))
+    # distributed
+    num_processes: int = knob(1, group="distributed", ge=1, le=1024,
+        en=("Processes per machine", "One per GPU; more than 1 launches through accelerate (on CPU: gloo)."),
+        zh=("每台机器的进程数", "每块 GPU 一个；大于 1 时通过 accelerate 启动（CPU 上使用 gloo）。"))
+    distributed: str = knob("ddp", group="distributed",
+        choices=("ddp", "deepspeed_zero2", "deepspeed_zero3", "fsdp"),
+        en=("Distributed strategy", "ddp copies the model to every process; ZeRO-2/3 and FSDP shard optimizer "
+            "state (and weights) across GPUs, with configs from presets/."),
+        zh=("分布式策略", "ddp 在每个进程放一份模型；ZeRO-2/3 与 FSDP 把优化器状态（及权重）切分到各 GPU，配置取自 presets/。"))
+    num_machines: int = knob(1, group="distributed", ge=1, le=1024,
+        en=("Machines", "More than 1: run the shown command on every machine, each with its own rank."),
+        zh=("机器数", "大于 1 时：在每台机器上运行显示的命令，各用自己的序号。"))
+    machine_rank: int = knob(0, group="distributed", ge=0, le=1023,
+        en=("Machine rank", "This machine's number, 0 to machines - 1; 0 is the main machine."),
+        zh=("机器序号", "本机的编号，0 到 机器数 - 1；0 为主机。"))
+    main_process_ip: str = knob("", group="distributed",
+        en=("Main machine address", "IP address of machine 0, reachable from every machine."),
+        zh=("主机地址", "0 号机器的 IP 地址，须能被每台机器访问。"))
+    main_process_port: int = knob(29500, group="distributed", ge=1, le=65535,
+        en=("Main machine port", "A free TCP port on machine 0."),
+        zh=("主机端口", "0 号机器上一个空闲的 TCP 端口。"))
+    cache_dir: str = knob("", group="distributed",
+        en=("Cache folder", "Where tokenized data and hub files are kept; point every machine at the same shared "
+            "folder so preprocessing happens once. Empty = the workspace's cache/."),
+        zh=("缓存文件夹", "分词后的数据和模型仓库文件的存放处；让每台机器指向同一个共享文件夹，预处理只做一次。"
+            "留空则使用工作区的 cache/。"))
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
@@ -183,13 +241,34 @@ def check_fields(cfg: RunConfig) -> list[Issue]:
         if low is not None and not (low <= value <= high):
             issues.append(Issue(name, "error", "config.out_of_range",
                                 {"field": name, "value": value, "low": low, "high": high}))
-    if cfg.lora_alpha < cfg.lora_rank:
+    issues += _check_combinations(cfg)
+    return issues
+
+
+def _check_combinations(cfg: RunConfig) -> list[Issue]:
+    issues = []
+    if cfg.finetuning_type == "lora" and cfg.lora_alpha < cfg.lora_rank:
         issues.append(Issue("lora_alpha", "warning", "config.alpha_low",
                             {"alpha": cfg.lora_alpha, "rank": cfg.lora_rank}))
     if cfg.mask_history and cfg.train_on_prompt:
         issues.append(Issue("mask_history", "error", "config.history_and_prompt", {}))
     if cfg.trust_remote_code:
         issues.append(Issue("trust_remote_code", "warning", "config.remote_code", {}))
+    if cfg.quantization != "none" and cfg.finetuning_type != "lora":
+        issues.append(Issue("quantization", "error", "config.quant_needs_lora", {"method": cfg.finetuning_type}))
+    if cfg.early_stopping_patience and not cfg.val_size:
+        issues.append(Issue("early_stopping_patience", "error", "config.patience_needs_val", {}))
+    if cfg.early_stopping_patience and cfg.val_size and cfg.save_steps % cfg.eval_steps:
+        issues.append(Issue("save_steps", "error", "config.save_eval_steps",
+                            {"save": cfg.save_steps, "eval": cfg.eval_steps}))
+    if cfg.machine_rank >= cfg.num_machines:
+        issues.append(Issue("machine_rank", "error", "config.bad_rank",
+                            {"rank": cfg.machine_rank, "machines": cfg.num_machines}))
+    if cfg.num_machines > 1 and not cfg.main_process_ip.strip():
+        issues.append(Issue("main_process_ip", "error", "config.need_main_ip", {}))
+    name = cfg.run_name
+    if name and (name in (".", "..") or not re.fullmatch(r"[\w][\w.\-]{0,79}", name) or ".." in name):
+        issues.append(Issue("run_name", "error", "config.bad_run_name", {"value": name}))
     return issues
 
 
@@ -220,30 +299,6 @@ def load(path: Path) -> RunConfig:
     if errors:
         raise StudioError("run.invalid", count=len(errors), first=errors[0].text())
     return cfg
-
-
-# presets ------------------------------------------------------------------------------------------
-
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-
-
-def preset_values(name: str) -> dict[str, Any]:
-    path = PRESETS_DIR / f"{name}.yaml"
-    if name not in list_presets():
-        raise StudioError("config.unknown_preset", name=name, available=", ".join(list_presets()))
-    return read_yaml(path)
-
-
-def preset_rationale(name: str) -> str:
-    """The comment block a preset opens with: why its numbers are what they are."""
-    lines = (PRESETS_DIR / f"{name}.yaml").read_text(encoding="utf-8").splitlines()
-    head = [ln[1:].strip() for ln in lines if ln.startswith("#")]
-    return " ".join(head)
-
-
-def from_preset(name: str, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, list[Issue]]:
-    return from_dict({**preset_values(name), **(overrides or {})}, f"preset {name}")
 
 
 def gpu_visible() -> bool:

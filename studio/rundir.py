@@ -14,6 +14,8 @@ STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
 ADAPTER_DIR = "adapter"
+MODEL_DIR = "model"  # full / freeze runs save a whole model here instead of an adapter
+WORST_FILE = "worst_rows.jsonl"
 SCHEMA_VERSION = 1
 
 ACTIVE_STATES = ("queued", "running")
@@ -55,8 +57,40 @@ def read_metrics(run_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], 
     except FileNotFoundError:
         return [], offset
     end = chunk.rfind(b"\n") + 1
-    rows = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
+    rows = []
+    for line in chunk[:end].splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # blank, or torn by a kill before a resume appended after it
     return rows, offset + end
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (the Trainer writes trainer_state.json last: a save cut short by a
+    full disk or a kill leaves a folder without it, which is never resumed from)."""
+    found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+             and (p / "trainer_state.json").exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def trim_metrics(run_dir: Path, last_step: int) -> int:
+    """Drop metrics lines after `last_step` (a resume repeats those steps); returns how many were dropped."""
+    path = run_dir / METRICS_FILE
+    if not path.exists():
+        return 0
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= last_step:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by the kill that ended the run
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(f"{ln}\n" for ln in kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return len(lines) - len(kept)
 
 
 def log_tail(run_dir: Path, lines: int = 40) -> str:

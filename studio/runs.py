@@ -1,13 +1,10 @@
-"""Run directories: create, launch the worker as a subprocess, read state back from files, abort."""
+"""Runs: create a run folder, queue / start / abort / resume / delete it, and read its state back from files."""
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
+import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -15,32 +12,30 @@ from pathlib import Path
 from typing import Any
 
 from studio import config as cfgmod
-from studio.config import RunConfig
+from studio.config import Issue, RunConfig
 from studio.errors import StudioError
+from studio.launcher import ABORT_GRACE_S, alive, command_preview, kill_after, signal_group
 from studio.messages import render
+from studio.queue import dispatch
 from studio.rundir import (
     ACTIVE_STATES,
     COMMAND_FILE,
     CONFIG_FILE,
-    LOG_FILE,
+    checkpoints,
     last_error_line,
     read_metrics,
     read_status,
+    trim_metrics,
     update_status,
 )
-from studio.workspace import REPO_ROOT, Workspace
-
-
-def worker_argv(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "studio.train", str(run_dir)]
-
-
-def command_preview(run_dir: Path) -> str:
-    return shlex.join(worker_argv(run_dir))
+from studio.workspace import Workspace
 
 
 def new_run_id(ws: Workspace, cfg: RunConfig) -> str:
-    label = re.sub(r"[^\w.-]+", "-", cfg.run_name or cfg.dataset).strip("-")[:40] or "run"
+    """The output name when given (it must be new); else date-time and dataset, made unique."""
+    if cfg.run_name:
+        return cfg.run_name
+    label = re.sub(r"[^\w.-]+", "-", cfg.dataset).strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_id, n = f"{stamp}-{label}", 1
     while (ws.runs_dir / run_id).exists():
@@ -49,67 +44,38 @@ def new_run_id(ws: Workspace, cfg: RunConfig) -> str:
     return run_id
 
 
+def check_launch(ws: Workspace, cfg: RunConfig, from_browser: bool = False) -> list[Issue]:
+    """What only the runs folder can tell: a taken output name; a browser's cache folder outside the workspace."""
+    issues = []
+    if cfg.run_name and (ws.runs_dir / cfg.run_name).exists():
+        issues.append(Issue("run_name", "error", "run.exists", {"run": cfg.run_name}))
+    if from_browser and cfg.cache_dir:
+        try:
+            ws.confine(cfg.cache_dir)
+        except StudioError:
+            issues.append(Issue("cache_dir", "error", "config.cache_outside", {"value": cfg.cache_dir}))
+    return issues
+
+
 def create_run(ws: Workspace, cfg: RunConfig, preset: str = "") -> Path:
     """Write config.yaml, command.txt and a queued status: everything a launch needs, before it happens."""
     run_dir = ws.runs_dir / new_run_id(ws, cfg)
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except FileExistsError:
+        raise StudioError("run.exists", run=run_dir.name) from None
     (run_dir / CONFIG_FILE).write_text(cfgmod.to_yaml(cfg), encoding="utf-8")
-    (run_dir / COMMAND_FILE).write_text(command_preview(run_dir) + "\n", encoding="utf-8")
-    update_status(run_dir, state="queued", created_at=time.time(), preset=preset,
+    (run_dir / COMMAND_FILE).write_text(command_preview(run_dir, cfg) + "\n", encoding="utf-8")
+    now = time.time()
+    update_status(run_dir, state="queued", created_at=now, queued_at=now, preset=preset,
                   model=cfg.model_name_or_path, dataset=cfg.dataset)
     return run_dir
 
 
-def _proc_start(pid: int) -> str | None:
-    """The kernel's start time of a process: tells our worker apart from a later process reusing its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # A zombie still counts: its parent (our reaper thread, or init) is about to collect it and its exit code.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(status: dict[str, Any]) -> bool:
-    pid = status.get("pid")
-    if not pid:
-        return False
-    if not Path("/proc").exists():  # not Linux: signal 0 checks existence only
-        try:
-            os.kill(pid, 0)
-            return True
-        except OSError:
-            return False
-    started = _proc_start(pid)
-    return started is not None and started == status.get("pid_start", started)
-
-
-def _reap(proc: subprocess.Popen[bytes], run_dir: Path) -> None:
-    """Wait for the worker (no zombie) and record a death it could not report itself."""
-    code = proc.wait()
-    status = read_status(run_dir)
-    if status.get("state") in ACTIVE_STATES:
-        reason = (render("run.killed", signal=-code) if code < 0
-                  else render("run.exit_code", code=code, line=last_error_line(run_dir)))
-        state = "aborted" if status.get("abort_requested") else "failed"
-        update_status(run_dir, state=state, exit_code=code, finished_at=time.time(), error=reason)
-
-
-def launch(run_dir: Path) -> int:
-    """Start the worker in its own process group; its output goes to train.log. Returns the pid."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    with open(run_dir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(worker_argv(run_dir), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=env)
-    update_status(run_dir, pid=proc.pid, pid_start=_proc_start(proc.pid), launched_at=time.time())
-    threading.Thread(target=_reap, args=(proc, run_dir), daemon=True).start()
-    return proc.pid
-
-
 def start(ws: Workspace, cfg: RunConfig, preset: str = "") -> Path:
+    """Create the run and start it now, or leave it queued behind the run that holds the device."""
     run_dir = create_run(ws, cfg, preset)
-    launch(run_dir)
+    dispatch(ws)
     return run_dir
 
 
@@ -127,10 +93,10 @@ class RunInfo:
 def run_status(run_dir: Path) -> dict[str, Any]:
     """status.json, corrected when the worker is gone without saying so (kill -9, power loss, OOM)."""
     status = read_status(run_dir)
-    if status.get("state") in ACTIVE_STATES and status.get("pid") and not _alive(status):
+    if status.get("state") in ACTIVE_STATES and status.get("pid") and not alive(status):
         time.sleep(0.05)  # the worker may be writing its final status right now
         status = read_status(run_dir)
-        if status.get("state") in ACTIVE_STATES:
+        if status.get("state") in ACTIVE_STATES and not alive(status):
             state = "aborted" if status.get("abort_requested") else "failed"
             status = update_status(run_dir, state=state, finished_at=time.time(),
                                    error=render("run.vanished", line=last_error_line(run_dir)))
@@ -145,25 +111,77 @@ def get_run(ws: Workspace, run_id: str) -> RunInfo:
 
 
 def list_runs(ws: Workspace) -> list[RunInfo]:
-    """All runs, newest first."""
-    dirs = sorted((p for p in ws.runs_dir.iterdir() if (p / CONFIG_FILE).exists()), reverse=True)
-    return [RunInfo(p.name, p, run_status(p)) for p in dirs]
+    """All runs, newest first; a queued run starts here if the device has come free."""
+    if not ws.runs_dir.exists():
+        return []
+    dirs = [p for p in ws.runs_dir.iterdir() if (p / CONFIG_FILE).exists()]
+    infos = [RunInfo(p.name, p, run_status(p)) for p in dirs]
+    if any(i.state == "queued" for i in infos) and not any(i.state == "running" for i in infos):
+        dispatch(ws)
+        infos = [RunInfo(p.name, p, run_status(p)) for p in dirs]
+    return sorted(infos, key=lambda i: (i.status.get("created_at") or 0.0, i.run_id), reverse=True)
 
 
-def abort(ws: Workspace, run_id: str) -> RunInfo:
-    """SIGTERM the worker's whole process group; the worker records 'aborted' (or we do, if it can't)."""
+def abort(ws: Workspace, run_id: str, grace_s: float = ABORT_GRACE_S) -> RunInfo:
+    """SIGTERM the worker's process group (it saves a checkpoint and stops); killed if still there after grace_s.
+    A queued run that has not started is simply taken out of the queue."""
     info = get_run(ws, run_id)
-    if info.state not in ACTIVE_STATES or not info.status.get("pid"):
+    if info.state not in ACTIVE_STATES:
         raise StudioError("run.not_running", run=run_id, state=info.state)
+    if info.state == "queued" and not info.status.get("pid"):
+        update_status(info.path, state="aborted", finished_at=time.time(), error=render("run.cancelled"))
+        return get_run(ws, run_id)
     update_status(info.path, abort_requested=True)
-    try:
-        os.killpg(os.getpgid(info.status["pid"]), signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    signal_group(info.status, signal.SIGTERM)
+    threading.Thread(target=kill_after, args=(info.path, grace_s), daemon=True).start()
     return get_run(ws, run_id)
+
+
+def resume(ws: Workspace, run_id: str) -> RunInfo:
+    """Queue an aborted or failed run to continue from its latest complete checkpoint, in the same folder."""
+    info = get_run(ws, run_id)
+    if info.state in ACTIVE_STATES:
+        raise StudioError("run.active", run=run_id, state=info.state)
+    if info.state not in ("aborted", "failed"):
+        raise StudioError("run.cannot_resume", run=run_id, state=info.state)
+    found = checkpoints(info.path)
+    if not found:
+        raise StudioError("run.no_checkpoint", run=run_id)
+    latest = found[-1]
+    trim_metrics(info.path, int(latest.name.split("-")[-1]))  # steps after it are trained again
+    update_status(info.path, state="queued", queued_at=time.time(), resume_from=latest.name, pid=None,
+                  pid_start=None, error=None, error_key=None, exit_code=None, finished_at=None,
+                  abort_requested=False, resumes=int(info.status.get("resumes") or 0) + 1)
+    dispatch(ws)
+    return get_run(ws, run_id)
+
+
+def delete(ws: Workspace, run_id: str) -> None:
+    info = get_run(ws, run_id)
+    if info.state == "running":
+        raise StudioError("run.delete_active", run=run_id)
+    shutil.rmtree(info.path)
+
+
+def load_config(info: RunInfo) -> RunConfig:
+    return cfgmod.load(info.path / CONFIG_FILE)
 
 
 def last_loss(run_dir: Path) -> float | None:
     rows, _ = read_metrics(run_dir)
     losses = [r["loss"] for r in rows if "loss" in r]
     return losses[-1] if losses else None
+
+
+def best_eval_loss(run_dir: Path) -> float | None:
+    rows, _ = read_metrics(run_dir)
+    losses = [r["eval_loss"] for r in rows if "eval_loss" in r]
+    return min(losses) if losses else None
+
+
+def config_differences(configs: dict[str, RunConfig]) -> dict[str, list[Any]]:
+    """Fields whose values differ between the runs: field -> one value per run, in the given order."""
+    values = {run: cfgmod.to_dict(cfg) for run, cfg in configs.items()}
+    first = next(iter(values.values()), {})
+    return {name: [v[name] for v in values.values()] for name in first
+            if len({repr(v[name]) for v in values.values()}) > 1}

@@ -26,7 +26,7 @@ from studio.encode import Dropped, Encoded, Encoder, Options, TemplateLike
 from studio.modelinfo import fingerprint
 from studio.templates import AUTO, get_template
 
-CACHE_VERSION = 1  # bump when encoding changes in a way the key cannot see
+CACHE_VERSION = 2  # bump when encoding changes in a way the key cannot see
 
 
 @dataclass
@@ -53,31 +53,37 @@ def make_template(name: str, tokenizer: Any) -> TemplateLike:
     return get_template(name)
 
 
-def tally(results: list[Encoded | Dropped], summary: Summary) -> list[Encoded]:
-    kept = []
-    for result in results:
+def tally(results: list[Encoded | Dropped], summary: Summary, sources: list[str] | None = None
+          ) -> list[Encoded]:
+    """The encoded rows kept; with `sources`, the list is narrowed in place to the kept rows' sources."""
+    kept, kept_sources = [], []
+    for i, result in enumerate(results):
         if isinstance(result, Dropped):
             summary.dropped[result.reason] += 1
             continue
         kept.append(result)
+        kept_sources.append(sources[i] if sources else "")
         summary.tokens += len(result.input_ids)
         summary.trained_tokens += result.trained_tokens
         if result.truncated:
             summary.truncated[result.truncated] += 1
     summary.kept = len(kept)
+    if sources is not None:
+        sources[:] = kept_sources
     return kept
 
 
 def encode_dataset(registry_file: Path, dataset: str, tokenizer: Any, template: str,
-                   options: Options) -> tuple[list[Encoded], Summary]:
-    """Every kept row in dataset order, and what happened to the others."""
+                   options: Options) -> tuple[list[Encoded], list[str], Summary]:
+    """Every kept row in dataset order with its source ("file row N"), and what happened to the others."""
     start = time.perf_counter()
     loaded = load_dataset(registry_file, dataset)
     summary = Summary(rows=len(loaded.rows), unusable=len(loaded.problems))
     encoder = Encoder(make_template(template, tokenizer), tokenizer, options)
-    kept = tally(encoder.encode_many(loaded.conversations), summary)
+    sources = list(loaded.sources)
+    kept = tally(encoder.encode_many(loaded.conversations), summary, sources)
     summary.seconds = round(time.perf_counter() - start, 3)
-    return kept, summary
+    return kept, sources, summary
 
 
 def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: str, options: Options) -> str:
@@ -97,7 +103,8 @@ def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: 
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], Summary]]) -> tuple[Any, Summary]:
+def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], list[str], Summary]]
+                  ) -> tuple[Any, Summary]:
     """The saved rows in `folder` (a datasets.Dataset), building and saving them first when absent."""
     import datasets
     from datasets import Dataset, load_from_disk
@@ -109,8 +116,9 @@ def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], Summary
         summary = Summary(**{**data, "dropped": Counter(data["dropped"]), "truncated": Counter(data["truncated"]),
                              "cached": True})
         return load_from_disk(str(folder / "rows")), summary
-    kept, summary = build()
-    rows = Dataset.from_dict({"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept]})
+    kept, sources, summary = build()
+    rows = Dataset.from_dict({"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept],
+                              "source": sources})
     tmp = folder.with_name(f"{folder.name}.tmp-{time.time_ns()}")
     rows.save_to_disk(str(tmp / "rows"))
     (tmp / "summary.json").write_text(json.dumps(summary.as_dict()), encoding="utf-8")

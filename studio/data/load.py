@@ -24,6 +24,7 @@ class Loaded:
     rows: list[Row]
     conversations: list[Conversation] = field(default_factory=list)
     problems: list[StudioError] = field(default_factory=list)  # one per skipped row
+    sources: list[str] = field(default_factory=list)  # "file row N" of each conversation, for reports
 
 
 def entry_for(registry_file: Path, name: str) -> DatasetEntry:
@@ -73,6 +74,7 @@ def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Lo
             loaded.problems.append(result)
         else:
             loaded.conversations.append(result)
+            loaded.sources.append(f"{record.file} row {record.number}")
     if limit is None and loaded.rows and not loaded.conversations:
         raise no_rows_error(name, len(loaded.rows), loaded.problems)
     return loaded

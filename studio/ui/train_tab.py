@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from studio import config as cfgmod
-from studio import runs
+from studio import presets, runs
 from studio.checks import check_environment, check_template
 from studio.config import GROUPS
 from studio.data.actions import dataset_choices
@@ -50,11 +50,11 @@ def preview(ctx: Ctx, cfg: cfgmod.RunConfig) -> str:
 
 def build(ctx: Ctx) -> TrainHandles:
     lang = ctx.lang
-    cfg, _ = cfgmod.from_preset(DEFAULT_PRESET)
+    cfg, _ = presets.from_preset(DEFAULT_PRESET)
     with gr.Row():
-        preset = ctx.i18n(gr.Dropdown(choices=cfgmod.list_presets(), value=DEFAULT_PRESET, label=t("train.preset", lang),
+        preset = ctx.i18n(gr.Dropdown(choices=presets.list_presets(), value=DEFAULT_PRESET, label=t("train.preset", lang),
                                       elem_id="train-preset", scale=1), lambda lg: gr.update(label=t("train.preset", lg)))
-        why = gr.Markdown(cfgmod.preset_rationale(DEFAULT_PRESET), elem_id="train-preset-why")
+        why = gr.Markdown(presets.preset_rationale(DEFAULT_PRESET), elem_id="train-preset-why")
     dynamic = {"model_name_or_path": ctx.ws.local_models() or [DEMO_MODEL],
                "dataset": dataset_choices(ctx.ws.data_dir)}
     titles = {g: t(f"train.group.{g}", lang) for g in GROUPS}
@@ -84,8 +84,8 @@ def build(ctx: Ctx) -> TrainHandles:
 
     @guarded
     def on_preset(lang: str, name: str):
-        cfg, issues = cfgmod.from_preset(name)
-        return [cfgmod.preset_rationale(name), issues_markdown(issues, lang), *formmod.values_of(cfg)]
+        cfg, issues = presets.from_preset(name)
+        return [presets.preset_rationale(name), issues_markdown(issues, lang), *formmod.values_of(cfg)]
 
     def on_change(lang: str, *values: Any):
         cfg, _ = formmod.to_config(list(values))

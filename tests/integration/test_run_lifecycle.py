@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import config, runs
+from studio import config, presets, runs
 from studio.data.registry import register
 from studio.workspace import Workspace
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def _long_run(ws: Workspace) -> Path:
-    cfg, _ = config.from_preset("demo", {"num_train_epochs": 500, "save_steps": 100000})
+    cfg, _ = presets.from_preset("demo", {"num_train_epochs": 500, "save_steps": 100000})
     run_dir = runs.start(ws, cfg, "demo")
     assert wait_for(lambda: runs.run_status(run_dir).get("step", 0) > 0, timeout=90)
     return run_dir
@@ -41,7 +41,7 @@ def test_kill_9_shows_failed_within_3_seconds(ws: Workspace) -> None:
 
 def test_dead_worker_found_by_a_restarted_server(ws: Workspace) -> None:
     """No reaper thread (a new server process): the pid in status.json is checked instead."""
-    cfg, _ = config.from_preset("demo")
+    cfg, _ = presets.from_preset("demo")
     run_dir = runs.create_run(ws, cfg, "demo")
     (run_dir / "train.log").write_text("RuntimeError: out of memory\n", encoding="utf-8")
     status = json.loads((run_dir / "status.json").read_text())
@@ -54,7 +54,7 @@ def test_dead_worker_found_by_a_restarted_server(ws: Workspace) -> None:
 def test_worker_fails_with_sentence_naming_bad_rows(ws: Workspace) -> None:
     (ws.data_dir / "broken.json").write_text('[{"instruction": "q"}, {"question": "x"}]', encoding="utf-8")
     register(ws.registry_file, "broken", {"file_name": "broken.json"})
-    cfg, _ = config.from_preset("demo", {"dataset": "broken"})
+    cfg, _ = presets.from_preset("demo", {"dataset": "broken"})
     run_dir = runs.start(ws, cfg, "demo")
     assert wait_for(lambda: runs.run_status(run_dir)["state"] == "failed", timeout=90)
     error = runs.run_status(run_dir)["error"]
