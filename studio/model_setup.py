@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ from studio.workspace import Workspace
 
 
 def say(message: str) -> None:
-    print(f"[studio] {message}", flush=True)
+    """One line in train.log, from the main process only (the others would repeat it)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"[studio] {message}", flush=True)
 
 
 def model_path(cfg: RunConfig, ws: Workspace) -> str:

@@ -59,19 +59,18 @@ class MetricsCallback(TrainerCallback):
             return
         now = time.perf_counter()
         tokens = int(state.num_input_tokens_seen or 0)
-        prev_tokens, prev_time = self.last_tokens
-        self.last_tokens = (tokens, now)
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         record |= {ours: logs[theirs] for theirs, ours in KEYS.items() if theirs in logs}
-        record |= {
-            "tokens_seen": tokens,
-            "tokens_per_s": round((tokens - prev_tokens) / max(now - prev_time, 1e-9), 1),
-            "elapsed_s": round(now - self.started + self.offset, 3),
-            "eta_s": self._eta(state.global_step, state.max_steps),
-            "max_steps": state.max_steps,
-        }
-        record |= self.extra() if self.extra else {}
-        record |= _gpu_memory()
+        record |= {"tokens_seen": tokens, "elapsed_s": round(now - self.started + self.offset, 3)}
+        if "loss" in logs:  # a training line; an evaluation line has no throughput of its own
+            prev_tokens, prev_time = self.last_tokens
+            self.last_tokens = (tokens, now)
+            record |= {"tokens_per_s": round((tokens - prev_tokens) / max(now - prev_time, 1e-9), 1),
+                       "eta_s": self._eta(state.global_step, state.max_steps), "max_steps": state.max_steps}
+            record |= self.extra() if self.extra else {}
+            record |= _gpu_memory()
+        else:
+            self.last_tokens = (tokens, now)  # the time spent evaluating is not training throughput
         append_metric(self.run_dir, record)
         print("[metrics] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in record.items() if v is not None), flush=True)

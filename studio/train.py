@@ -116,6 +116,9 @@ def main(run_dir: Path, resume: str | None = None) -> int:
     # peft asks transformers a renamed question on every step; the notice says nothing to the user
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # train.log is read by people: no carriage-return bars
     rank0 = is_rank0()
     report = update_status if rank0 else (lambda *a, **k: None)
     report(run_dir, state="running", worker_pid=os.getpid(), started_at=time.time(), resumed_from=resume)

@@ -7,7 +7,7 @@ import gradio as gr
 from studio import runs
 from studio.demo import demo_model_ready
 from studio.ui import chat_tab, data_tab, runs_tab, train_tab
-from studio.ui.context import Ctx
+from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 from studio.workspace import REPO_ROOT, Workspace
 
@@ -46,6 +46,14 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
 
         train.start.click(started, [lang_radio, train.preset, *train.form.components],
                           [train.result, runs_h.select, tabs])
+        @guarded
+        def copied(lang: str, run_id: str | None):
+            if not run_id:
+                return [gr.update(), *[gr.update() for _ in train.form.components], gr.update()]
+            message = t("runs.copied", lang, run=run_id)
+            return [message, *train.values_of(run_id), gr.Tabs(selected="train")]
+
+        runs_h.copy.click(copied, [lang_radio, runs_h.select], [train.result, *train.form.components, tabs])
         tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
         tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once
                          [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"]])

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from studio.config import Issue
-from studio.runs import RunInfo, last_loss
+from studio.curves import log10, series, smooth
+from studio.runs import RunInfo, best_eval_loss, last_loss
 from studio.ui.i18n import t
 
 
@@ -27,16 +28,17 @@ def state_label(state: str, lang: str) -> str:
 
 
 def runs_table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
-    cols = ["run", "state", "model", "dataset", "preset", "started", "duration", "loss"]
+    cols = ["run", "state", "model", "dataset", "preset", "started", "duration", "loss", "eval"]
     rows = []
     for info in infos:
         s = info.status
         begun = s.get("started_at") or s.get("created_at")
         end = s.get("finished_at") or (time.time() if info.state == "running" else None)
-        loss = last_loss(info.path)
+        loss, best = last_loss(info.path), best_eval_loss(info.path)
         rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""),
                      s.get("preset", ""), time.strftime("%m-%d %H:%M:%S", time.localtime(begun)) if begun else "",
-                     duration(end - begun if begun and end else None), "" if loss is None else f"{loss:.4f}"])
+                     duration(end - begun if begun and end else None), "" if loss is None else f"{loss:.4f}",
+                     "" if best is None else f"{best:.4f}"])
     return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
 
 
@@ -64,9 +66,40 @@ def status_markdown(info: RunInfo, command: str, lang: str) -> str:
     return "\n\n".join(lines)
 
 
-def loss_frame(metrics: list[dict[str, Any]]) -> pd.DataFrame:
-    rows = [(int(m["step"]), float(m["loss"])) for m in metrics if "loss" in m]
-    return pd.DataFrame(rows, columns=["step", "loss"]).astype({"step": "int64", "loss": "float64"})
+def curve_frame(metrics: list[dict[str, Any]], parts: list[tuple[str, str, bool]], log: bool = False
+                ) -> pd.DataFrame:
+    """Long-form frame (step, value, series) for a LinePlot: each part is (metric key, series name, smoothed?)."""
+    rows = []
+    for key, name, smoothed in parts:
+        steps, values = series(metrics, key)
+        values = smooth(values) if smoothed else values
+        rows += zip(steps, log10(values) if log else values, [name] * len(steps), strict=True)
+    frame = pd.DataFrame(rows, columns=["step", "value", "series"])
+    return frame.astype({"step": "int64", "value": "float64", "series": "str"}).dropna()
+
+
+def loss_frame(metrics: list[dict[str, Any]], lang: str, log: bool = False) -> pd.DataFrame:
+    return curve_frame(metrics, [("loss", t("runs.loss", lang), False),
+                                 ("loss", t("runs.loss", lang) + " ~", True),
+                                 ("eval_loss", t("runs.eval", lang), False)], log)
+
+
+def worst_frame(ranked: list[dict[str, Any]], lang: str) -> pd.DataFrame:
+    cols = ["rank", "row_loss", "source", "answer", "text"]
+    rows = [[r["rank"], f"{r['loss']:.3f}", r["source"], r["answer"][:300], r["text"][:600]] for r in ranked]
+    return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
+
+
+def compare_frame(metrics_by_run: dict[str, list[dict[str, Any]]], lang: str) -> pd.DataFrame:
+    """Every run's smoothed training loss and its eval loss, one series each."""
+    frames = [curve_frame(m, [("loss", run, True), ("eval_loss", f"{run} · {t('runs.eval', lang)}", False)])
+              for run, m in metrics_by_run.items()]
+    return pd.concat(frames, ignore_index=True) if frames else curve_frame([], [])
+
+
+def differences_frame(diff: dict[str, list[Any]], runs: list[str], lang: str) -> pd.DataFrame:
+    rows = [[name, *(str(v) for v in values)] for name, values in diff.items()]
+    return pd.DataFrame(rows, columns=[t("runs.col.field", lang), *runs])
 
 
 def issues_markdown(issues: list[Issue], lang: str) -> str:

@@ -1,4 +1,5 @@
-"""Runs tab: every run read back from its folder, refreshed by a timer: table, progress, loss curve, log, Abort."""
+"""Runs tab: every run read back from its folder on a timer: table, progress, curves, log, worst rows, actions,
+and a comparison of several runs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from studio.rundir import COMMAND_FILE, log_tail, read_metrics
 from studio.ui import render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
+from studio.worst_rows import read as read_worst
 
 REFRESH_S = 1.0
 
@@ -18,6 +20,19 @@ REFRESH_S = 1.0
 @dataclass
 class RunsHandles:
     select: gr.Dropdown
+    copy: gr.Button
+    message: gr.Markdown
+
+
+def _plot(ctx: Ctx, key: str, elem_id: str, color: bool = True) -> gr.LinePlot:
+    return ctx.i18n(gr.LinePlot(x="step", y="value", color="series" if color else None, label=t(key, ctx.lang),
+                                elem_id=elem_id, height=260, x_title="step", y_title=""),
+                    lambda lg: gr.update(label=t(key, lg)))
+
+
+def _button(ctx: Ctx, key: str, elem_id: str, variant: str = "secondary") -> gr.Button:
+    return ctx.i18n(gr.Button(t(key, ctx.lang), variant=variant, elem_id=elem_id, scale=1, min_width=100),
+                    lambda lg: gr.update(value=t(key, lg)))
 
 
 def build(ctx: Ctx) -> RunsHandles:
@@ -25,42 +40,96 @@ def build(ctx: Ctx) -> RunsHandles:
     timer = gr.Timer(REFRESH_S)
     ctx.i18n(gr.Markdown(t("runs.table", lang)), lambda lg: gr.update(value=t("runs.table", lg)))
     table = gr.Dataframe(render.runs_table([], lang), interactive=False, elem_id="runs-table", max_height=260)
-    with gr.Row():
-        select = ctx.i18n(gr.Dropdown(choices=[], label=t("runs.select", lang), elem_id="runs-select", scale=3),
+    with gr.Row(equal_height=True):
+        select = ctx.i18n(gr.Dropdown(choices=[], label=t("runs.select", lang), elem_id="runs-select", scale=4),
                           lambda lg: gr.update(label=t("runs.select", lg)))
-        abort = ctx.i18n(gr.Button(t("runs.abort", lang), variant="stop", elem_id="runs-abort", scale=1),
-                         lambda lg: gr.update(value=t("runs.abort", lg)))
+        abort = _button(ctx, "runs.abort", "runs-abort", "stop")
+        resume = _button(ctx, "runs.resume", "runs-resume")
+        copy = _button(ctx, "runs.copy", "runs-copy")
+        delete = _button(ctx, "runs.delete", "runs-delete")
+    message = gr.Markdown(elem_id="runs-message")
     status = gr.Markdown(t("runs.none", lang), elem_id="runs-status")
     progress = gr.HTML(elem_id="runs-progress")
+    log_scale = ctx.i18n(gr.Checkbox(value=False, label=t("runs.log_scale", lang), elem_id="runs-log-scale"),
+                         lambda lg: gr.update(label=t("runs.log_scale", lg)))
     with gr.Row():
-        loss = ctx.i18n(gr.LinePlot(x="step", y="loss", label=t("runs.loss", lang), elem_id="runs-loss", scale=3,
-                                    height=300), lambda lg: gr.update(label=t("runs.loss", lg)))
-        logbox = ctx.i18n(gr.Textbox(label=t("runs.log", lang), lines=14, max_lines=20, autoscroll=True,
-                                     elem_id="runs-log", scale=2), lambda lg: gr.update(label=t("runs.log", lg)))
+        loss = _plot(ctx, "runs.loss", "runs-loss")
+        lr = _plot(ctx, "runs.lr", "runs-lr", color=False)
+    with gr.Row():
+        grad = _plot(ctx, "runs.grad", "runs-grad", color=False)
+        speed = _plot(ctx, "runs.speed", "runs-speed", color=False)
+    logbox = ctx.i18n(gr.Textbox(label=t("runs.log", lang), lines=12, max_lines=20, autoscroll=True,
+                                 elem_id="runs-log"), lambda lg: gr.update(label=t("runs.log", lg)))
+    with gr.Accordion(t("runs.worst", lang), open=False, elem_id="runs-worst-box") as worst_box:
+        worst_note = gr.Markdown(elem_id="runs-worst-note")
+        worst = gr.Dataframe(interactive=False, wrap=True, max_height=400, elem_id="runs-worst")
+    ctx.i18n(worst_box, lambda lg: gr.update(label=t("runs.worst", lg)))
+    with gr.Accordion(t("runs.compare", lang), open=False, elem_id="runs-compare-box") as compare_box:
+        pick = ctx.i18n(gr.Dropdown(choices=[], multiselect=True, label=t("runs.compare_pick", lang),
+                                    elem_id="runs-compare-pick"), lambda lg: gr.update(label=t("runs.compare_pick", lg)))
+        compare_plot = _plot(ctx, "runs.compare_plot", "runs-compare-plot")
+        compare_note = gr.Markdown(elem_id="runs-compare-note")
+        compare_table = gr.Dataframe(interactive=False, elem_id="runs-compare-table")
+    ctx.i18n(compare_box, lambda lg: gr.update(label=t("runs.compare", lg)))
 
     @guarded
-    def tick(lang: str, selected: str | None):
+    def tick(lang: str, selected: str | None, log: bool):
         infos = runs.list_runs(ctx.ws)
         ids = [i.run_id for i in infos]
         chosen = selected if selected in ids else (ids[0] if ids else None)
         if chosen is None:
-            return render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "", None, ""
+            empty = render.curve_frame([], [])
+            return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
+                    empty, empty, empty, empty, "", t("runs.worst_none", lang), None, gr.update(choices=[]))
         info = next(i for i in infos if i.run_id == chosen)
         command = (info.path / COMMAND_FILE).read_text(encoding="utf-8").strip()
         metrics, _ = read_metrics(info.path)
+        ranked = read_worst(info.path)
+        worst_note = t("runs.worst_none", lang) if not ranked else f"{ranked[0]['ranked_of']} rows ranked"
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, command, lang), render.progress_html(info.status, lang),
-                render.loss_frame(metrics), log_tail(info.path, 12))
+                render.loss_frame(metrics, lang, log),
+                render.curve_frame(metrics, [("lr", t("runs.lr", lang), False)], log),
+                render.curve_frame(metrics, [("grad_norm", t("runs.grad", lang), False)], log),
+                render.curve_frame(metrics, [("tokens_per_s", t("runs.speed", lang), False)], log),
+                log_tail(info.path, 12), worst_note, render.worst_frame(ranked, lang) if ranked else None,
+                gr.update(choices=ids))
 
     @guarded
-    def on_abort(lang: str, selected: str | None):
+    def on_abort(lang: str, selected: str | None, log: bool):
         if selected:
             runs.abort(ctx.ws, selected)
-        return tick(lang, selected)
+        return "", *tick(lang, selected, log)
 
-    outputs = [table, select, status, progress, loss, logbox]
-    timer.tick(tick, [ctx.lang_input, select], outputs, show_progress="hidden")
-    select.input(tick, [ctx.lang_input, select], outputs, show_progress="hidden")
-    abort.click(on_abort, [ctx.lang_input, select], outputs)
-    ctx.blocks.load(tick, [ctx.lang_input, select], outputs)
-    return RunsHandles(select)
+    @guarded
+    def on_resume(lang: str, selected: str | None, log: bool):
+        if selected:
+            runs.resume(ctx.ws, selected)
+        return "", *tick(lang, selected, log)
+
+    @guarded
+    def on_delete(lang: str, selected: str | None, log: bool):
+        if selected:
+            runs.delete(ctx.ws, selected)
+        return t("runs.deleted", lang, run=selected), *tick(lang, None, log)
+
+    @guarded
+    def on_compare(lang: str, picked: list[str] | None):
+        picked = picked or []
+        infos = [runs.get_run(ctx.ws, r) for r in picked]
+        metrics = {i.run_id: read_metrics(i.path)[0] for i in infos}
+        diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
+        note = t("runs.compare_same", lang) if len(infos) > 1 and not diff else ""
+        return render.compare_frame(metrics, lang), note, render.differences_frame(diff, picked, lang)
+
+    outputs = [table, select, status, progress, loss, lr, grad, speed, logbox, worst_note, worst, pick]
+    inputs = [ctx.lang_input, select, log_scale]
+    timer.tick(tick, inputs, outputs, show_progress="hidden")
+    select.input(tick, inputs, outputs, show_progress="hidden")
+    log_scale.change(tick, inputs, outputs, show_progress="hidden")
+    abort.click(on_abort, inputs, [message, *outputs])
+    resume.click(on_resume, inputs, [message, *outputs])
+    delete.click(on_delete, inputs, [message, *outputs])
+    pick.change(on_compare, [ctx.lang_input, pick], [compare_plot, compare_note, compare_table])
+    ctx.blocks.load(tick, inputs, outputs)
+    return RunsHandles(select, copy, message)

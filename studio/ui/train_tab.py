@@ -9,13 +9,14 @@ from typing import Any
 import gradio as gr
 
 from studio import config as cfgmod
-from studio import presets, runs
+from studio import plan, presets, runs
 from studio.checks import check_environment, check_template
 from studio.config import GROUPS
 from studio.data.actions import dataset_choices
 from studio.demo import DEMO_MODEL
 from studio.encode import Options
 from studio.errors import StudioError
+from studio.launcher import command_preview, node_commands
 from studio.learn import learn_row, proposed_template
 from studio.ui import form as formmod
 from studio.ui import learn_panel
@@ -34,18 +35,41 @@ class TrainHandles:
     start: gr.Button
     result: gr.Markdown
     on_start: Callable[..., tuple[str, str | None]]
+    values_of: Callable[[str], list[Any]]  # a run's config as form values ("Copy to form")
     refresh: Callable[[str], tuple[Any, Any]]  # model and dataset choices, re-read from the workspace
 
 
 def batch_text(cfg: cfgmod.RunConfig, lang: str) -> str:
-    b, a = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
-    return t("train.batch", lang, b=b, a=a, e=b * a)
+    b, a, p = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.num_processes * cfg.num_machines
+    return t("train.batch", lang, b=b, a=a, p=p, e=b * a * p) + "\n\n" + t("train.advice", lang)
 
 
-def preview(ctx: Ctx, cfg: cfgmod.RunConfig) -> str:
-    """What a launch would write: the worker's argv and the config.yaml it reads."""
+def _gib(value: float) -> str:
+    return f"{value / plan.GIB:.2f} GiB" if value >= 0.01 * plan.GIB else f"{value / 2**20:.1f} MiB"
+
+
+def memory_text(ctx: Ctx, cfg: cfgmod.RunConfig, lang: str) -> str:
+    """The estimate of memory per device against the device's (read from headers; nothing is loaded)."""
+    local = ctx.ws.root / cfg.model_name_or_path
+    est = plan.estimate(local, cfg, cfgmod.gpu_visible()) if (local / "config.json").exists() else None
+    if est is None:
+        return t("train.memory_unknown", lang)
+    cutoff = cfg.cutoff_len or "p99"
+    text = t("train.memory", lang, total=_gib(est.total), w=_gib(est.weights), g=_gib(est.gradients),
+             o=_gib(est.optimizer), a=_gib(est.activations), b=cfg.per_device_train_batch_size, c=cutoff,
+             t=f"{est.trainable:,}", p=f"{est.parameters:,}", device=est.device,
+             avail=_gib(est.device_bytes) if est.device_bytes else "?")
+    return text + ("\n\n" + t("train.memory_over", lang) if est.fits is False else "")
+
+
+def preview(ctx: Ctx, cfg: cfgmod.RunConfig, lang: str) -> str:
+    """What a launch would write: the worker's argv (each machine's, with several) and the config.yaml it reads."""
     run_dir = ctx.ws.runs_dir / runs.new_run_id(ctx.ws, cfg)
-    return f"# {runs.command_preview(run_dir)}\n" + cfgmod.to_yaml(cfg)
+    head = f"# {command_preview(run_dir, cfg)}\n"
+    if cfg.num_machines > 1:
+        head = f"# {t('train.nodes', lang)}\n" + "".join(
+            f"# [{rank}] {line}\n" for rank, line in enumerate(node_commands(run_dir, cfg)))
+    return head + cfgmod.to_yaml(cfg)
 
 
 def build(ctx: Ctx) -> TrainHandles:
@@ -63,6 +87,7 @@ def build(ctx: Ctx) -> TrainHandles:
         ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
     template_note = gr.Markdown(elem_id="train-template-note")
     batch = gr.Markdown(batch_text(cfg, lang), elem_id="train-batch")
+    memory = gr.Markdown(memory_text(ctx, cfg, lang), elem_id="train-memory")
     with gr.Accordion(t("learn.title", lang), open=False, elem_id="train-learn-box") as learn_box:
         ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
         with gr.Row(equal_height=True):
@@ -76,7 +101,7 @@ def build(ctx: Ctx) -> TrainHandles:
         learn_tokens = gr.Dataframe(visible=False, interactive=False, max_height=320, elem_id="train-learn-tokens")
     ctx.i18n(learn_box, lambda lg: gr.update(label=t("learn.title", lg)))
     with gr.Accordion(t("train.command", lang), open=False) as cmd_box:
-        command = gr.Code(preview(ctx, cfg), language="yaml", elem_id="train-command")
+        command = gr.Code(preview(ctx, cfg, lang), language="yaml", elem_id="train-command")
     ctx.i18n(cmd_box, lambda lg: gr.update(label=t("train.command", lg)))
     start = ctx.i18n(gr.Button(t("train.start", lang), variant="primary", elem_id="train-start"),
                      lambda lg: gr.update(value=t("train.start", lg)))
@@ -89,7 +114,7 @@ def build(ctx: Ctx) -> TrainHandles:
 
     def on_change(lang: str, *values: Any):
         cfg, _ = formmod.to_config(list(values))
-        return batch_text(cfg, lang), preview(ctx, cfg)
+        return batch_text(cfg, lang), memory_text(ctx, cfg, lang), preview(ctx, cfg, lang)
 
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
@@ -117,8 +142,9 @@ def build(ctx: Ctx) -> TrainHandles:
         issues += check_template(cfg, local)
         if cfgmod.has_errors(issues):
             return issues_markdown(issues, lang), "", gr.update(visible=False)
-        options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
         try:
+            cfg, _ = plan.resolve(ctx.ws, cfg)
+            options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
             learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), ctx.ws.confine(cfg.model_name_or_path),
                                 cfg.template, options)
         except StudioError as err:
@@ -138,18 +164,26 @@ def build(ctx: Ctx) -> TrainHandles:
     learn_box.expand(on_learn, learn_inputs, learn_outputs, show_progress="hidden")
     preset.change(on_preset, [ctx.lang_input, preset], [why, result, *form.components])
     for comp in form.components:
-        comp.change(on_change, [ctx.lang_input, *form.components], [batch, command])
+        comp.change(on_change, [ctx.lang_input, *form.components], [batch, memory, command], show_progress="hidden")
     ctx.blocks.load(on_load, [ctx.lang_input],
                     [form.widgets["model_name_or_path"], form.widgets["dataset"]])
     @guarded
     def on_start(lang: str, preset: str, *values: Any) -> tuple[str, str | None]:
-        """Validate exactly as the CLI does; launch only when there is no error. Returns (message, run id)."""
+        """Validate exactly as the CLI does; launch (or queue) only when there is no error. Returns (message, run id)."""
         cfg, issues = formmod.to_config(list(values))
-        issues += check_environment(cfg, ctx.ws)
+        issues += check_environment(cfg, ctx.ws) + runs.check_launch(ctx.ws, cfg, from_browser=True)
         if cfgmod.has_errors(issues):
             return issues_markdown(issues, lang), None
+        cfg, chosen = plan.resolve(ctx.ws, cfg)
         run_dir = runs.start(ctx.ws, cfg, preset)
-        started = t("train.started", lang, run=run_dir.name)
-        return "\n\n".join(filter(None, [started, issues_markdown(issues, lang)])), run_dir.name
+        state = runs.run_status(run_dir).get("state")
+        started = t("train.queued" if state == "queued" else "train.started", lang, run=run_dir.name)
+        notes = [started, t("train.auto_cutoff", lang, value=chosen) if chosen else "", issues_markdown(issues, lang)]
+        return "\n\n".join(filter(None, notes)), run_dir.name
 
-    return TrainHandles(preset, form, start, result, on_start, on_load)
+    def run_values(run_id: str) -> list[Any]:
+        cfg = runs.load_config(runs.get_run(ctx.ws, run_id))
+        cfg.run_name = ""  # the copy is a new run: its folder gets a new name
+        return formmod.values_of(cfg)
+
+    return TrainHandles(preset, form, start, result, on_start, run_values, on_load)
