@@ -144,6 +144,9 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     cfg, issues = cfgmod.from_dict({"model_name_or_path": str(model), "template": template,
                                     "cutoff_len": args.cutoff_len, "train_on_prompt": args.train_on_prompt,
                                     "mask_history": args.mask_history}, "command line")
+    if args.cutoff_len == 0:  # "from the data" is for runs; here the cutoff is the thing being tried
+        issues.append(cfgmod.Issue("cutoff_len", "error", "config.out_of_range",
+                                   {"field": "cutoff_len", "value": 0, "low": 16, "high": 131072}))
     if not cfgmod.has_errors(issues):
         issues += check_template(cfg, model)
     cli_runs.print_issues(issues, args.lang)

@@ -254,6 +254,9 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
         issues.append(Issue("mask_history", "error", "config.history_and_prompt", {}))
     if cfg.trust_remote_code:
         issues.append(Issue("trust_remote_code", "warning", "config.remote_code", {}))
+    if 0 < cfg.cutoff_len < 16:  # 0 means "from the data"; a handful of tokens cannot hold a turn
+        issues.append(Issue("cutoff_len", "error", "config.out_of_range",
+                            {"field": "cutoff_len", "value": cfg.cutoff_len, "low": 16, "high": 131072}))
     if cfg.quantization != "none" and cfg.finetuning_type != "lora":
         issues.append(Issue("quantization", "error", "config.quant_needs_lora", {"method": cfg.finetuning_type}))
     if cfg.early_stopping_patience and not cfg.val_size:

@@ -34,7 +34,7 @@ def dispatch(ws: Workspace) -> Path | None:
     from studio.runs import run_status  # corrects a dead worker's state first, so a crash frees the device
 
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
-    with open(ws.runs_dir / LOCK_FILE, "w") as lock:
+    with open(ws.root / LOCK_FILE, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         busy = [p for p in ws.runs_dir.iterdir()
                 if (p / CONFIG_FILE).exists() and run_status(p).get("state") == "running"]

@@ -39,12 +39,20 @@ def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -
     (run_dir,) = ws.runs_dir.iterdir()
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "finished" and status["exit_code"] == 0 and status["preset"] == "demo"
+    assert run_dir.name == "cli-demo"  # the output name is the folder's name
     assert (run_dir / "command.txt").read_text().split()[-3:] == ["-m", "studio.train", str(run_dir)]
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    losses = [m["loss"] for m in metrics]
+    train = [m for m in metrics if "loss" in m]
+    losses = [m["loss"] for m in train]
     assert len(losses) >= 10 and losses[-1] < 0.5 * losses[0], losses
-    assert all(m["tokens_per_s"] > 0 and m["tokens_seen"] > 0 for m in metrics)
-    assert "[metrics]" in (run_dir / "train.log").read_text()
+    assert all(m["tokens_per_s"] > 0 and m["tokens_seen"] > 0 and m["eta_s"] is not None for m in train)
+    evals = [m for m in metrics if "eval_loss" in m]  # the demo preset holds out 10% and evaluates every 40 steps
+    assert [m["step"] for m in evals][:2] == [40, 80] and evals[-1]["eval_loss"] < evals[0]["eval_loss"]
+    log = (run_dir / "train.log").read_text()
+    assert "[metrics]" in log and "validation: 21 rows held out" in log
+    worst = [json.loads(line) for line in (run_dir / "worst_rows.jsonl").read_text().splitlines()]
+    assert len(worst) == 20 and worst[0]["loss"] >= worst[-1]["loss"] and worst[0]["ranked_of"] == 191
+    assert worst[0]["source"].startswith("demo_identity.json row ") and worst[0]["answer"] in worst[0]["text"]
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

@@ -147,7 +147,7 @@ def test_template_checks_name_the_problem(tmp_path: Path, demo_model: Path) -> N
     missing = texts(template="llama3")
     assert any("<|start_header_id|>, <|end_header_id|>, <|eot_id|>" in s and "chatml" in s for s in missing)
     assert any("limit of 1024 tokens" in s for s in texts(cutoff_len=4096))
-    assert any("must be at least" in s or "outside the allowed range" in s for s in texts(cutoff_len=0))
+    assert any("must be at least" in s or "outside the allowed range" in s for s in texts(cutoff_len=8))
     assert any("mask_history and train_on_prompt" in s for s in texts(mask_history=True, train_on_prompt=True))
     assert any("trains no stop token" in s for s in texts(template="empty"))
     assert any("looks like 'chatml'" in s for s in texts(template="default"))
