@@ -66,11 +66,20 @@ def read_metrics(run_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], 
     return rows, offset + end
 
 
+def _complete(state_file: Path) -> bool:
+    if not state_file.is_file():  # a regular file: not missing, not a device or a dangling link
+        return False
+    try:
+        return "global_step" in json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # cut short by a full disk or a kill
+
+
 def checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (the Trainer writes trainer_state.json last: a save cut short by a
-    full disk or a kill leaves a folder without it, which is never resumed from)."""
+    """Complete checkpoints, oldest first. The Trainer writes trainer_state.json last, so a save cut short by a
+    full disk or a kill leaves a folder without a whole one, and that folder is never resumed from."""
     found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-             and (p / "trainer_state.json").exists()]
+             and _complete(p / "trainer_state.json")]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 

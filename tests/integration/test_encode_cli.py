@@ -59,6 +59,6 @@ def test_packed_run_reports_efficiency_and_reuses_the_cache(ws: Workspace, tmp_p
     first, second = sorted(ws.runs_dir.iterdir())
     assert "encoded in" in (first / "train.log").read_text()
     log = (second / "train.log").read_text()
-    assert "(cache;" in log and "packing: 212 examples in" in log
+    assert "(cache;" in log and "packing: 191 examples in" in log
     metrics = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
-    assert metrics and all(0.5 < m["packing_efficiency"] <= 1.0 for m in metrics)
+    assert metrics and all(0.5 < m["packing_efficiency"] <= 1.0 for m in metrics if "loss" in m)
