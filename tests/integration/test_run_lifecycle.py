@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import config, presets, runs
+from studio import presets, runs
 from studio.data.registry import register
 from studio.workspace import Workspace
 

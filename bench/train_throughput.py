@@ -1,0 +1,169 @@
+"""Training throughput in non-pad tokens/s: padded vs length-grouped vs packed, and LLaMA-Factory beside them.
+
+    python bench/train_throughput.py [--steps 20] [--lf-python /path/to/lf-venv/bin/python]
+
+A ~27M-parameter Llama built like the demo model (the demo tokenizer, random weights: speed does not
+depend on what the weights know), alpaca-shaped rows, cutoff 512, batch 8, LoRA r=8 on all linear layers.
+Each configuration is a real `python -m studio train` run; its figure is the non-pad tokens the Trainer
+counted over the wall time of the training loop (metrics.jsonl). LLaMA-Factory runs its default SFT
+recipe (padded, random order) on the same model, file and template: its figure is its samples/s times
+the mean non-pad tokens per example of the file. Also prints the UI server's CPU and memory while it
+watches a run. Figures, not pass/fail: the machine is noisy, so compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from preprocess import make_alpaca  # noqa: E402
+
+from studio.data.registry import register  # noqa: E402
+from studio.demo import create_model  # noqa: E402
+from studio.encode import Options  # noqa: E402
+from studio.modelinfo import load_tokenizer  # noqa: E402
+from studio.rundir import read_metrics  # noqa: E402
+from studio.tokenized import encode_dataset  # noqa: E402
+from studio.workspace import Workspace  # noqa: E402
+
+CUTOFF, BATCH = 512, 8
+LF_SIDE = '''
+import json, sys
+from llamafactory.train.tuner import run_exp
+model, data_dir, out, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+run_exp(dict(model_name_or_path=model, stage="sft", do_train=True, finetuning_type="lora", lora_target="all",
+             lora_rank=8, dataset="bench_alpaca", dataset_dir=data_dir, template="chatml", cutoff_len=512,
+             per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=steps, learning_rate=1e-4,
+             logging_steps=5, output_dir=out, report_to="none", overwrite_output_dir=True, save_strategy="no",
+             bf16=False, fp16=False, dataloader_num_workers=0, preprocessing_num_workers=None))
+'''
+
+
+def bench_model(ws: Workspace) -> Path:
+    """The demo tokenizer with a ~27M-parameter Llama of random weights."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    demo = ws.root / "models" / "demo-tiny"
+    if not demo.exists():
+        create_model(demo, warmup_steps=0)
+    target = ws.root / "models" / "bench-27m"
+    tok = load_tokenizer(demo)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
+                         num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=1024,
+                         tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                         pad_token_id=tok.convert_tokens_to_ids("<|endoftext|>"), bos_token_id=None)
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(target, safe_serialization=True)
+    tok.save_pretrained(target)
+    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters")
+    return target
+
+
+def ours(ws: Workspace, name: str, steps: int, extra: str) -> float:
+    cfg = ws.root / f"{name}.yaml"
+    cfg.write_text(f"model_name_or_path: models/bench-27m\ndataset: bench_alpaca\ntemplate: chatml\n"
+                   f"cutoff_len: {CUTOFF}\nper_device_train_batch_size: {BATCH}\ngradient_accumulation_steps: 1\n"
+                   f"max_steps: {steps}\nlogging_steps: 5\nsave_steps: 100000\nworst_rows: 0\nval_size: 0\n"
+                   f"run_name: {name}\n{extra}", encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",
+                    "lora"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    rows = [m for m in read_metrics(ws.runs_dir / name)[0] if "loss" in m]
+    first, last = rows[0], rows[-1]  # from the first log line on: model loading and warm-up excluded
+    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"])
+
+
+def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> float:
+    out = Path(tempfile.mkdtemp())
+    done = subprocess.run([python, "-c", LF_SIDE, str(ws.root / "models" / "bench-27m"), str(ws.data_dir),
+                           str(out), str(steps)], capture_output=True, text=True, cwd=out,
+                          env={**os.environ, "DISABLE_VERSION_CHECK": "1", "CUDA_VISIBLE_DEVICES": ""})
+    log = out / "trainer_log.jsonl"  # LLaMA-Factory's own per-log-step record: steps and elapsed seconds
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    rows = [r for r in rows if "loss" in r]
+    if len(rows) < 2:
+        print(done.stderr[-2000:])
+        return 0.0
+    first, last = rows[0], rows[-1]  # the same window as ours: from the first log line to the last
+    examples = (last["current_steps"] - first["current_steps"]) * BATCH
+    return examples * mean_tokens / (_seconds(last["elapsed_time"]) - _seconds(first["elapsed_time"]))
+
+
+def _seconds(text: str) -> float:
+    """LLaMA-Factory writes elapsed time as H:MM:SS."""
+    h, m, s = (float(x) for x in str(text).split(":"))
+    return 3600 * h + 60 * m + s
+
+
+def ui_cost(ws: Workspace, steps: int) -> str:
+    """Serve the studio, have a client poll it like a watching browser, sample the server's CPU and memory."""
+    port = 7871
+    server = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        ours(ws, "watched-warm", 2, "")  # nothing: just makes sure imports are warm
+        clk = os.sysconf("SC_CLK_TCK")
+
+        def cpu() -> float:
+            fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / clk
+
+        before, t0 = cpu(), time.perf_counter()
+        from studio import runs as runsmod
+
+        for _ in range(10):  # what the Runs tab does each second: list runs, read metrics and log tail
+            runsmod.list_runs(ws)
+            time.sleep(1.0)
+        used = cpu() - before
+        rss = int(next(ln.split()[1] for ln in Path(f"/proc/{server.pid}/status").read_text().splitlines()
+                       if ln.startswith("VmRSS")))
+        return f"UI server while idle-watching: {100 * used / (time.perf_counter() - t0):.1f}% of one core, RSS {rss / 1024:.0f} MiB"
+    finally:
+        server.terminate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--lf-python", default="")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    ws = Workspace.at(Path(tempfile.mkdtemp()) / "ws")
+    bench_model(ws)
+    make_alpaca(ws.data_dir / "bench_alpaca.json", args.rows)
+    register(ws.registry_file, "bench_alpaca", {"file_name": "bench_alpaca.json"})
+    kept, _, _ = encode_dataset(ws.registry_file, "bench_alpaca", load_tokenizer(ws.root / "models" / "bench-27m"),
+                                "chatml", Options(CUTOFF))
+    mean_tokens = sum(len(e.input_ids) for e in kept) / len(kept)
+    print(f"data: {len(kept)} rows, mean {mean_tokens:.0f} tokens, cutoff {CUTOFF}, batch {BATCH}, {args.steps} steps")
+    figures = {"padded": ours(ws, "padded", args.steps, ""),
+               "grouped": ours(ws, "grouped", args.steps, "group_by_length: true\n"),
+               "packed": ours(ws, "packed", args.steps, "packing: true\n")}
+    base = figures["padded"]
+    if args.lf_python:
+        figures["LLaMA-Factory 0.9.3 (default: padded)"] = lf = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
+        base = lf or base
+    for name, value in figures.items():
+        print(f"{name:40s} {value:8.0f} non-pad tokens/s   x{value / base:.2f}")
+    print(ui_cost(ws, args.steps))
+
+
+if __name__ == "__main__":
+    main()
