@@ -23,7 +23,3 @@ def series(metrics: list[dict[str, Any]], key: str) -> tuple[list[int], list[flo
               and math.isfinite(m[key])]
     return [s for s, _ in points], [v for _, v in points]
 
-
-def log10(values: list[float]) -> list[float]:
-    """For the log-scale toggle: values at or below 0 have no logarithm and are left out as NaN."""
-    return [math.log10(v) if v > 0 else math.nan for v in values]

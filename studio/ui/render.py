@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from studio.config import Issue
-from studio.curves import log10, series, smooth
 from studio.runs import RunInfo, best_eval_loss, last_loss
 from studio.ui.i18n import t
 
@@ -66,35 +65,10 @@ def status_markdown(info: RunInfo, command: str, lang: str) -> str:
     return "\n\n".join(lines)
 
 
-def curve_frame(metrics: list[dict[str, Any]], parts: list[tuple[str, str, bool]], log: bool = False
-                ) -> pd.DataFrame:
-    """Long-form frame (step, value, series) for a LinePlot: each part is (metric key, series name, smoothed?)."""
-    rows = []
-    for key, name, smoothed in parts:
-        steps, values = series(metrics, key)
-        values = smooth(values) if smoothed else values
-        rows += zip(steps, log10(values) if log else values, [name] * len(steps), strict=True)
-    frame = pd.DataFrame(rows, columns=["step", "value", "series"])
-    return frame.astype({"step": "int64", "value": "float64", "series": "str"}).dropna()
-
-
-def loss_frame(metrics: list[dict[str, Any]], lang: str, log: bool = False) -> pd.DataFrame:
-    return curve_frame(metrics, [("loss", t("runs.loss", lang), False),
-                                 ("loss", t("runs.loss", lang) + " ~", True),
-                                 ("eval_loss", t("runs.eval", lang), False)], log)
-
-
 def worst_frame(ranked: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     cols = ["rank", "row_loss", "source", "answer", "text"]
     rows = [[r["rank"], f"{r['loss']:.3f}", r["source"], r["answer"][:300], r["text"][:600]] for r in ranked]
     return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
-
-
-def compare_frame(metrics_by_run: dict[str, list[dict[str, Any]]], lang: str) -> pd.DataFrame:
-    """Every run's smoothed training loss and its eval loss, one series each."""
-    frames = [curve_frame(m, [("loss", run, True), ("eval_loss", f"{run} · {t('runs.eval', lang)}", False)])
-              for run, m in metrics_by_run.items()]
-    return pd.concat(frames, ignore_index=True) if frames else curve_frame([], [])
 
 
 def differences_frame(diff: dict[str, list[Any]], runs: list[str], lang: str) -> pd.DataFrame:

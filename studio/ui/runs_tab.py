@@ -4,12 +4,13 @@ and a comparison of several runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
 from studio import runs
-from studio.rundir import COMMAND_FILE, log_tail, read_metrics
-from studio.ui import render
+from studio.rundir import COMMAND_FILE, METRICS_FILE, log_tail, read_metrics
+from studio.ui import charts, render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 from studio.worst_rows import read as read_worst
@@ -17,17 +18,18 @@ from studio.worst_rows import read as read_worst
 REFRESH_S = 1.0
 
 
+def metrics_size(run_dir: Path) -> int:
+    try:
+        return (run_dir / METRICS_FILE).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 @dataclass
 class RunsHandles:
     select: gr.Dropdown
     copy: gr.Button
     message: gr.Markdown
-
-
-def _plot(ctx: Ctx, key: str, elem_id: str, color: bool = True) -> gr.LinePlot:
-    return ctx.i18n(gr.LinePlot(x="step", y="value", color="series" if color else None, label=t(key, ctx.lang),
-                                elem_id=elem_id, height=260, x_title="step", y_title=""),
-                    lambda lg: gr.update(label=t(key, lg)))
 
 
 def _button(ctx: Ctx, key: str, elem_id: str, variant: str = "secondary") -> gr.Button:
@@ -52,12 +54,8 @@ def build(ctx: Ctx) -> RunsHandles:
     progress = gr.HTML(elem_id="runs-progress")
     log_scale = ctx.i18n(gr.Checkbox(value=False, label=t("runs.log_scale", lang), elem_id="runs-log-scale"),
                          lambda lg: gr.update(label=t("runs.log_scale", lg)))
-    with gr.Row():
-        loss = _plot(ctx, "runs.loss", "runs-loss")
-        lr = _plot(ctx, "runs.lr", "runs-lr", color=False)
-    with gr.Row():
-        grad = _plot(ctx, "runs.grad", "runs-grad", color=False)
-        speed = _plot(ctx, "runs.speed", "runs-speed", color=False)
+    curves = gr.Plot(elem_id="runs-curves", show_label=False)
+    drawn = gr.State("")  # what this browser's chart shows: redrawn only when that changes
     logbox = ctx.i18n(gr.Textbox(label=t("runs.log", lang), lines=12, max_lines=20, autoscroll=True,
                                  elem_id="runs-log"), lambda lg: gr.update(label=t("runs.log", lg)))
     with gr.Accordion(t("runs.worst", lang), open=False, elem_id="runs-worst-box") as worst_box:
@@ -67,51 +65,48 @@ def build(ctx: Ctx) -> RunsHandles:
     with gr.Accordion(t("runs.compare", lang), open=False, elem_id="runs-compare-box") as compare_box:
         pick = ctx.i18n(gr.Dropdown(choices=[], multiselect=True, label=t("runs.compare_pick", lang),
                                     elem_id="runs-compare-pick"), lambda lg: gr.update(label=t("runs.compare_pick", lg)))
-        compare_plot = _plot(ctx, "runs.compare_plot", "runs-compare-plot")
+        compare_plot = gr.Plot(elem_id="runs-compare-plot", show_label=False)
         compare_note = gr.Markdown(elem_id="runs-compare-note")
         compare_table = gr.Dataframe(interactive=False, elem_id="runs-compare-table")
     ctx.i18n(compare_box, lambda lg: gr.update(label=t("runs.compare", lg)))
 
     @guarded
-    def tick(lang: str, selected: str | None, log: bool):
+    def tick(lang: str, selected: str | None, log: bool, shown: str = ""):
         infos = runs.list_runs(ctx.ws)
         ids = [i.run_id for i in infos]
         chosen = selected if selected in ids else (ids[0] if ids else None)
         if chosen is None:
-            empty = render.curve_frame([], [])
             return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
-                    empty, empty, empty, empty, "", t("runs.worst_none", lang), None, gr.update(choices=[]))
+                    None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]))
         info = next(i for i in infos if i.run_id == chosen)
         command = (info.path / COMMAND_FILE).read_text(encoding="utf-8").strip()
         metrics, _ = read_metrics(info.path)
         ranked = read_worst(info.path)
+        key = f"{chosen}|{metrics_size(info.path)}|{log}|{lang}"
+        figure = gr.update() if key == shown else charts.run_figure(metrics, lang, log)
         worst_note = t("runs.worst_none", lang) if not ranked else f"{ranked[0]['ranked_of']} rows ranked"
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, command, lang), render.progress_html(info.status, lang),
-                render.loss_frame(metrics, lang, log),
-                render.curve_frame(metrics, [("lr", t("runs.lr", lang), False)], log),
-                render.curve_frame(metrics, [("grad_norm", t("runs.grad", lang), False)], log),
-                render.curve_frame(metrics, [("tokens_per_s", t("runs.speed", lang), False)], log),
-                log_tail(info.path, 12), worst_note, render.worst_frame(ranked, lang) if ranked else None,
+                figure, key, log_tail(info.path, 12), worst_note, render.worst_frame(ranked, lang) if ranked else None,
                 gr.update(choices=ids))
 
     @guarded
-    def on_abort(lang: str, selected: str | None, log: bool):
+    def on_abort(lang: str, selected: str | None, log: bool, shown: str):
         if selected:
             runs.abort(ctx.ws, selected)
-        return "", *tick(lang, selected, log)
+        return "", *tick(lang, selected, log, shown)
 
     @guarded
-    def on_resume(lang: str, selected: str | None, log: bool):
+    def on_resume(lang: str, selected: str | None, log: bool, shown: str):
         if selected:
             runs.resume(ctx.ws, selected)
-        return "", *tick(lang, selected, log)
+        return "", *tick(lang, selected, log, shown)
 
     @guarded
-    def on_delete(lang: str, selected: str | None, log: bool):
+    def on_delete(lang: str, selected: str | None, log: bool, shown: str):
         if selected:
             runs.delete(ctx.ws, selected)
-        return t("runs.deleted", lang, run=selected), *tick(lang, None, log)
+        return t("runs.deleted", lang, run=selected), *tick(lang, None, log, "")
 
     @guarded
     def on_compare(lang: str, picked: list[str] | None):
@@ -120,10 +115,11 @@ def build(ctx: Ctx) -> RunsHandles:
         metrics = {i.run_id: read_metrics(i.path)[0] for i in infos}
         diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
         note = t("runs.compare_same", lang) if len(infos) > 1 and not diff else ""
-        return render.compare_frame(metrics, lang), note, render.differences_frame(diff, picked, lang)
+        figure = charts.compare_figure(metrics, lang) if infos else None
+        return figure, note, render.differences_frame(diff, picked, lang)
 
-    outputs = [table, select, status, progress, loss, lr, grad, speed, logbox, worst_note, worst, pick]
-    inputs = [ctx.lang_input, select, log_scale]
+    outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick]
+    inputs = [ctx.lang_input, select, log_scale, drawn]
     timer.tick(tick, inputs, outputs, show_progress="hidden")
     select.input(tick, inputs, outputs, show_progress="hidden")
     log_scale.change(tick, inputs, outputs, show_progress="hidden")

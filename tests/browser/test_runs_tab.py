@@ -20,6 +20,8 @@ def _set(studio: StudioPage, field: str, value: str) -> None:
 def test_queue_abort_resume_compare_and_copy(studio: StudioPage, ws: Workspace) -> None:
     studio.open()
     studio.tab("Train")
+    for group, title in (("train", "Training"), ("output", "Output and checkpoints")):
+        studio.page.locator(f"#cfg-group-{group}").get_by_text(title, exact=True).first.click()
     _set(studio, "num_train_epochs", "300")
     _set(studio, "save_steps", "30")
     studio.expect_text("train-memory", "Memory needed")

@@ -1,0 +1,87 @@
+"""The Runs tab's charts, drawn on the server with matplotlib: legends, a real log scale, and one image per
+change of metrics.jsonl (not per refresh)."""
+
+from __future__ import annotations
+
+import threading
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+from studio.curves import series, smooth
+from studio.ui.i18n import t
+
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+for _path in CJK_FONTS:  # registered by path: matplotlib's font cache may predate the font's installation
+    if Path(_path).exists():
+        font_manager.fontManager.addfont(_path)
+matplotlib.rcParams["font.sans-serif"] = ["WenQuanYi Zen Hei", "Noto Sans CJK SC", "DejaVu Sans"]  # Latin and Chinese
+matplotlib.rcParams["axes.unicode_minus"] = False
+matplotlib.rcParams["mathtext.fontset"] = "dejavusans"  # log-scale tick labels (10^-1) need its minus sign
+COLORS = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+_LOCK = threading.Lock()  # matplotlib's text layout is not thread-safe; Gradio calls us from several threads
+
+
+def _serial(fn: Any) -> Any:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with _LOCK:
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _line(ax: Any, metrics: list[dict[str, Any]], key: str, label: str, smoothed: bool = False, **style: Any) -> bool:
+    steps, values = series(metrics, key)
+    if not steps:
+        return False
+    ax.plot(steps, smooth(values) if smoothed else values, label=label, **style)
+    return True
+
+
+@_serial
+def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
+    """Loss (raw, smoothed with a fixed weight, eval), learning rate, gradient norm and throughput."""
+    fig = Figure(figsize=(11, 6.2), dpi=90)
+    axes = fig.subplots(2, 2)
+    (loss, lr), (grad, speed) = axes
+    _line(loss, metrics, "loss", t("runs.loss", lang), color="#9bbcd9", linewidth=1)
+    _line(loss, metrics, "loss", t("runs.smoothed", lang), smoothed=True, color="#1f5f99", linewidth=2)
+    _line(loss, metrics, "eval_loss", t("runs.eval", lang), color="#d9480f", marker="o", markersize=4, linewidth=1.5)
+    loss.set_title(t("runs.loss", lang))
+    if loss.lines:
+        loss.legend(loc="upper right", fontsize=8)
+    for ax, key, title in ((lr, "lr", "runs.lr"), (grad, "grad_norm", "runs.grad"), (speed, "tokens_per_s", "runs.speed")):
+        _line(ax, metrics, key, t(title, lang), color="#2b8a3e", linewidth=1.5)
+        ax.set_title(t(title, lang))
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=8)
+        if log and ax.lines:
+            ax.set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+@_serial
+def compare_figure(metrics_by_run: dict[str, list[dict[str, Any]]], lang: str) -> Figure:
+    """Each run's smoothed training loss (solid) and eval loss (dashed, same colour)."""
+    fig = Figure(figsize=(11, 4.2), dpi=90)
+    ax = fig.subplots()
+    for i, (run, metrics) in enumerate(metrics_by_run.items()):
+        color = COLORS[i % len(COLORS)]
+        _line(ax, metrics, "loss", run, smoothed=True, color=color, linewidth=2)
+        _line(ax, metrics, "eval_loss", f"{run} · {t('runs.eval', lang)}", color=color, linestyle="--", marker="o",
+              markersize=3)
+    ax.set_title(t("runs.compare_plot", lang))
+    ax.set_xlabel("step", fontsize=8)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
