@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-from matplotlib import font_manager
+from matplotlib import font_manager, ticker
 from matplotlib.figure import Figure
 
 from studio.curves import series, smooth
@@ -21,8 +21,8 @@ for _path in CJK_FONTS:  # registered by path: matplotlib's font cache may preda
         font_manager.fontManager.addfont(_path)
 matplotlib.rcParams["font.sans-serif"] = ["WenQuanYi Zen Hei", "Noto Sans CJK SC", "DejaVu Sans"]  # Latin and Chinese
 matplotlib.rcParams["axes.unicode_minus"] = False
-matplotlib.rcParams["mathtext.fontset"] = "dejavusans"  # log-scale tick labels (10^-1) need its minus sign
 COLORS = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+PLAIN = ticker.FuncFormatter(lambda value, _: f"{value:.4g}")
 _LOCK = threading.Lock()  # matplotlib's text layout is not thread-safe; Gradio calls us from several threads
 
 
@@ -64,6 +64,8 @@ def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
         ax.tick_params(labelsize=8)
         if log and ax.lines:
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(PLAIN)  # 0.1, not 10^-1 (mathtext, whose minus the CJK font lacks)
+            ax.yaxis.set_minor_formatter(PLAIN)
     fig.tight_layout()
     return fig
 
