@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,7 @@ def bench_model(ws: Workspace) -> Path:
 
     demo = ws.root / "models" / "demo-tiny"
     if not demo.exists():
-        create_model(demo, warmup_steps=0)
+        create_model(demo, warmup_steps=1)  # only its tokenizer is used
     target = ws.root / "models" / "bench-27m"
     tok = load_tokenizer(demo)
     config = LlamaConfig(vocab_size=len(tok), hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
@@ -85,9 +86,15 @@ def ours(ws: Workspace, name: str, steps: int, extra: str) -> float:
 
 def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> float:
     out = Path(tempfile.mkdtemp())
-    done = subprocess.run([python, "-c", LF_SIDE, str(ws.root / "models" / "bench-27m"), str(ws.data_dir),
-                           str(out), str(steps)], capture_output=True, text=True, cwd=out,
+    model = out / "model"
+    shutil.copytree(ws.root / "models" / "bench-27m", model)
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"  # the class name older transformers know
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    done = subprocess.run([python, "-c", LF_SIDE, str(model), str(ws.data_dir), str(out / "run"), str(steps)],
+                          capture_output=True, text=True, cwd=out,
                           env={**os.environ, "DISABLE_VERSION_CHECK": "1", "CUDA_VISIBLE_DEVICES": ""})
+    out = out / "run"
     log = out / "trainer_log.jsonl"  # LLaMA-Factory's own per-log-step record: steps and elapsed seconds
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     rows = [r for r in rows if "loss" in r]
@@ -106,7 +113,9 @@ def _seconds(text: str) -> float:
 
 
 def ui_cost(ws: Workspace, steps: int) -> str:
-    """Serve the studio, have a client poll it like a watching browser, sample the server's CPU and memory."""
+    """The studio's server while a real browser watches a training run in the Runs tab: its CPU and memory."""
+    from playwright.sync_api import sync_playwright
+
     port = 7871
     server = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -117,24 +126,35 @@ def ui_cost(ws: Workspace, steps: int) -> str:
                 break
             except OSError:
                 time.sleep(0.5)
-        ours(ws, "watched-warm", 2, "")  # nothing: just makes sure imports are warm
+        cfg = ws.root / "watched.yaml"
+        cfg.write_text(f"model_name_or_path: models/bench-27m\ndataset: bench_alpaca\nmax_steps: {steps}\n"
+                       "logging_steps: 1\nworst_rows: 0\nrun_name: watched\n", encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",
+                        "lora", "--detach"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         clk = os.sysconf("SC_CLK_TCK")
 
         def cpu() -> float:
             fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / clk
 
-        before, t0 = cpu(), time.perf_counter()
-        from studio import runs as runsmod
-
-        for _ in range(10):  # what the Runs tab does each second: list runs, read metrics and log tail
-            runsmod.list_runs(ws)
-            time.sleep(1.0)
-        used = cpu() - before
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox",
+                                                                                     "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_role("tab", name="Runs").click()
+            time.sleep(5)
+            before, t0 = cpu(), time.perf_counter()
+            time.sleep(30)  # one refresh a second, a new metrics line every step
+            used = cpu() - before
+            browser.close()
         rss = int(next(ln.split()[1] for ln in Path(f"/proc/{server.pid}/status").read_text().splitlines()
                        if ln.startswith("VmRSS")))
-        return f"UI server while idle-watching: {100 * used / (time.perf_counter() - t0):.1f}% of one core, RSS {rss / 1024:.0f} MiB"
+        return (f"UI server while a browser watches a training run for 30 s: "
+                f"{100 * used / (time.perf_counter() - t0):.1f}% of one core, RSS {rss / 1024:.0f} MiB")
     finally:
+        subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "runs", "abort", "watched",
+                        "--grace", "5"], cwd=ROOT, capture_output=True)
         server.terminate()
 
 
@@ -153,16 +173,18 @@ def main() -> None:
                                 "chatml", Options(CUTOFF))
     mean_tokens = sum(len(e.input_ids) for e in kept) / len(kept)
     print(f"data: {len(kept)} rows, mean {mean_tokens:.0f} tokens, cutoff {CUTOFF}, batch {BATCH}, {args.steps} steps")
-    figures = {"padded": ours(ws, "padded", args.steps, ""),
-               "grouped": ours(ws, "grouped", args.steps, "group_by_length: true\n"),
-               "packed": ours(ws, "packed", args.steps, "packing: true\n")}
-    base = figures["padded"]
+    figures = {}
     if args.lf_python:
-        figures["LLaMA-Factory 0.9.3 (default: padded)"] = lf = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
-        base = lf or base
-    for name, value in figures.items():
-        print(f"{name:40s} {value:8.0f} non-pad tokens/s   x{value / base:.2f}")
-    print(ui_cost(ws, args.steps))
+        name = "LLaMA-Factory 0.9.3 (its default: padded)"
+        figures[name] = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
+        print(f"{name:42s} {figures[name]:8.0f} non-pad tokens/s", flush=True)
+    for name, extra in (("ours, padded", ""), ("ours, grouped by length", "group_by_length: true\n"),
+                        ("ours, packed", "packing: true\n")):
+        figures[name] = ours(ws, name.split()[-1], args.steps, extra)
+        print(f"{name:42s} {figures[name]:8.0f} non-pad tokens/s", flush=True)
+    base = next(iter(figures.values())) or 1.0
+    print("ratios to the first line: " + ", ".join(f"{k} x{v / base:.2f}" for k, v in figures.items()))
+    print(ui_cost(ws, 200), flush=True)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,8 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit,
         seed=cfg.seed,
-        include_num_input_tokens_seen="non_padding",
+        # packed rows carry no attention mask to count by; their padding is the last row's tail (<1% here)
+        include_num_input_tokens_seen="all" if cfg.packing else "non_padding",
         remove_unused_columns=False,
         disable_tqdm=True,  # progress goes to metrics.jsonl / status.json, not carriage returns in the log
         report_to="none",
