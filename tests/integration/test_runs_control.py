@@ -140,3 +140,14 @@ def test_config_show_and_compare(ws: Workspace, tmp_path: Path) -> None:
     compared = json.loads(cli("--workspace", str(ws.root), "runs", "compare", "x", "y").stdout)
     assert compared["differences"] == {"learning_rate": [0.005, 0.001], "run_name": ["x", "y"]}
     assert all(r["state"] == "finished" and r["last_loss"] for r in compared["runs"])
+
+
+def test_a_run_outlives_the_process_that_started_it(ws: Workspace, tmp_path: Path) -> None:
+    """What a stopped UI server leaves behind: the run goes on in its own session and a new reader sees it."""
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("run_name: detached\nmax_steps: 30\nlogging_steps: 5\nworst_rows: 0\n", encoding="utf-8")
+    started = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo", "--detach")
+    assert started.returncode == 0 and "run detached:" in started.stdout  # the starter has exited
+    run_dir = ws.runs_dir / "detached"
+    assert wait_for(lambda: runs.run_status(run_dir)["state"] == "finished", timeout=90)
+    assert max(_steps(run_dir)) == 30 and (run_dir / "adapter" / "adapter_config.json").exists()
