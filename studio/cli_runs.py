@@ -11,7 +11,6 @@ from pathlib import Path
 from studio import config as cfgmod
 from studio import plan, presets, runs
 from studio.config import Issue, RunConfig
-from studio.launcher import kill_after
 from studio.rundir import CONFIG_FILE, FINAL_STATES, LOG_FILE, log_tail, read_metrics
 from studio.workspace import Workspace
 from studio.worst_rows import read as read_worst
@@ -110,8 +109,7 @@ def follow(ws: Workspace, run_dir: Path) -> str:
                 return str(state)
             time.sleep(0.3)
     except KeyboardInterrupt:
-        runs.abort(ws, run_dir.name)
-        kill_after(run_dir, 60.0)
+        runs.abort(ws, run_dir.name, wait=True)
         return str(runs.run_status(run_dir).get("state"))
 
 
@@ -132,14 +130,12 @@ def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
 def cmd_runs(ws: Workspace, args: argparse.Namespace) -> int:
     if args.action == "list":
         for info in runs.list_runs(ws):
-            loss = runs.last_loss(info.path)
+            loss, _ = runs.losses(info.path)
             print(f"{info.run_id}\t{info.state}\t{info.status.get('step', 0)}/{info.status.get('max_steps', '?')}"
                   f"\tloss={'-' if loss is None else f'{loss:.4f}'}")
         return 0
     if args.action == "abort":
-        info = runs.abort(ws, args.run, grace_s=args.grace)
-        if info.state == "running":
-            kill_after(info.path, args.grace)
+        info = runs.abort(ws, args.run, grace_s=args.grace, wait=True)
         print(f"{args.run}: {runs.run_status(info.path).get('state')}")
         return 0
     if args.action == "resume":
@@ -153,8 +149,9 @@ def cmd_runs(ws: Workspace, args: argparse.Namespace) -> int:
     if args.action == "compare":
         infos = [runs.get_run(ws, r) for r in args.run]
         diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
-        out = {"differences": diff, "runs": [{"run": i.run_id, "state": i.state, "last_loss": runs.last_loss(i.path),
-                                              "best_eval_loss": runs.best_eval_loss(i.path)} for i in infos]}
+        out = {"differences": diff, "runs": [{"run": i.run_id, "state": i.state,
+                                              **dict(zip(("last_loss", "best_eval_loss"), runs.losses(i.path),
+                                                         strict=True))} for i in infos]}
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0
     info = runs.get_run(ws, args.run)

@@ -52,8 +52,8 @@ def worker_argv(run_dir: Path, cfg: RunConfig, resume: str | None = None, machin
     return [sys.executable, "-m", "accelerate.commands.launch", *launcher_flags(cfg, machine_rank), *worker]
 
 
-def command_preview(run_dir: Path, cfg: RunConfig, resume: str | None = None) -> str:
-    return shlex.join(worker_argv(run_dir, cfg, resume))
+def command_preview(run_dir: Path, cfg: RunConfig) -> str:
+    return shlex.join(worker_argv(run_dir, cfg))
 
 
 def node_commands(run_dir: Path, cfg: RunConfig) -> list[str]:

@@ -12,9 +12,14 @@ from studio.templates import AUTO, get_template
 from studio.workspace import Workspace
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch, or the only process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def say(message: str) -> None:
     """One line in train.log, from the main process only (the others would repeat it)."""
-    if os.environ.get("RANK", "0") == "0":
+    if is_main_process():
         print(f"[studio] {message}", flush=True)
 
 
@@ -78,7 +83,7 @@ def _freeze(model: Any, layers: int) -> str:
     return f"last {min(layers, count)} of {count} layers"
 
 
-def load_model(cfg: RunConfig, ws: Workspace, device_map: Any = None) -> Any:
+def load_model(cfg: RunConfig, ws: Workspace) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -88,7 +93,7 @@ def load_model(cfg: RunConfig, ws: Workspace, device_map: Any = None) -> Any:
     load_dtype = dtype if cfg.finetuning_type == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(
         model_path(cfg, ws), dtype=load_dtype, trust_remote_code=cfg.trust_remote_code, use_safetensors=True,
-        quantization_config=quant, device_map=device_map)
+        quantization_config=quant)
     model.config.use_cache = False  # no KV cache while training (it also keeps packed rows apart)
     if cfg.finetuning_type == "lora":
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training

@@ -122,9 +122,10 @@ def list_runs(ws: Workspace) -> list[RunInfo]:
     return sorted(infos, key=lambda i: (i.status.get("created_at") or 0.0, i.run_id), reverse=True)
 
 
-def abort(ws: Workspace, run_id: str, grace_s: float = ABORT_GRACE_S) -> RunInfo:
-    """SIGTERM the worker's process group (it saves a checkpoint and stops); killed if still there after grace_s.
-    A queued run that has not started is simply taken out of the queue."""
+def abort(ws: Workspace, run_id: str, grace_s: float = ABORT_GRACE_S, wait: bool = False) -> RunInfo:
+    """SIGTERM the worker's process group (it saves a checkpoint and stops); killed if still there after grace_s,
+    watched from a thread, or here with `wait` (a CLI that exits next). A queued run not yet started is simply
+    taken out of the queue."""
     info = get_run(ws, run_id)
     if info.state not in ACTIVE_STATES:
         raise StudioError("run.not_running", run=run_id, state=info.state)
@@ -133,7 +134,10 @@ def abort(ws: Workspace, run_id: str, grace_s: float = ABORT_GRACE_S) -> RunInfo
         return get_run(ws, run_id)
     update_status(info.path, abort_requested=True)
     signal_group(info.status, signal.SIGTERM)
-    threading.Thread(target=kill_after, args=(info.path, grace_s), daemon=True).start()
+    if wait:
+        kill_after(info.path, grace_s)
+    else:
+        threading.Thread(target=kill_after, args=(info.path, grace_s), daemon=True).start()
     return get_run(ws, run_id)
 
 
@@ -167,16 +171,12 @@ def load_config(info: RunInfo) -> RunConfig:
     return cfgmod.load(info.path / CONFIG_FILE)
 
 
-def last_loss(run_dir: Path) -> float | None:
+def losses(run_dir: Path) -> tuple[float | None, float | None]:
+    """The last training loss and the best eval loss, from one read of metrics.jsonl."""
     rows, _ = read_metrics(run_dir)
-    losses = [r["loss"] for r in rows if "loss" in r]
-    return losses[-1] if losses else None
-
-
-def best_eval_loss(run_dir: Path) -> float | None:
-    rows, _ = read_metrics(run_dir)
-    losses = [r["eval_loss"] for r in rows if "eval_loss" in r]
-    return min(losses) if losses else None
+    train = [r["loss"] for r in rows if "loss" in r]
+    evals = [r["eval_loss"] for r in rows if "eval_loss" in r]
+    return (train[-1] if train else None), (min(evals) if evals else None)
 
 
 def config_differences(configs: dict[str, RunConfig]) -> dict[str, list[Any]]:

@@ -16,7 +16,7 @@ from studio import config as cfgmod
 from studio.checks import check_environment
 from studio.errors import StudioError
 from studio.messages import render
-from studio.model_setup import load_model, load_tokenizer, save_output, say
+from studio.model_setup import is_main_process, load_model, load_tokenizer, save_output, say
 from studio.rundir import CONFIG_FILE, read_metrics, update_status
 from studio.trainer_setup import AbortFlag, build_dataset, build_trainer
 from studio.workspace import Workspace
@@ -33,10 +33,6 @@ def _on_sigterm(signum: int, frame: object) -> None:
         FLAG.requested = True  # the loop saves a checkpoint at the end of this step, then stops
     else:
         raise Aborted()
-
-
-def is_rank0() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def disk_full(exc: BaseException) -> str | None:
@@ -119,7 +115,7 @@ def main(run_dir: Path, resume: str | None = None) -> int:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # train.log is read by people: no carriage-return bars
-    rank0 = is_rank0()
+    rank0 = is_main_process()
     report = update_status if rank0 else (lambda *a, **k: None)
     report(run_dir, state="running", worker_pid=os.getpid(), started_at=time.time(), resumed_from=resume)
     code, final = 0, {}

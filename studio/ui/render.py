@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from studio.config import Issue
-from studio.runs import RunInfo, best_eval_loss, last_loss
+from studio.runs import RunInfo, losses
 from studio.ui.i18n import t
 
 
@@ -33,7 +33,7 @@ def runs_table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
         s = info.status
         begun = s.get("started_at") or s.get("created_at")
         end = s.get("finished_at") or (time.time() if info.state == "running" else None)
-        loss, best = last_loss(info.path), best_eval_loss(info.path)
+        loss, best = losses(info.path)
         rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""),
                      s.get("preset", ""), time.strftime("%m-%d %H:%M:%S", time.localtime(begun)) if begun else "",
                      duration(end - begun if begun and end else None), "" if loss is None else f"{loss:.4f}",

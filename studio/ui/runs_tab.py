@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from studio import runs
 from studio.rundir import COMMAND_FILE, METRICS_FILE, log_tail, read_metrics
-from studio.ui import charts, render
+from studio.ui import render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 from studio.worst_rows import read as read_worst
 
 REFRESH_S = 1.0
+
+
+def _charts() -> Any:
+    """matplotlib loads with the first chart drawn, not with the app (~0.6 s of start-up)."""
+    from studio.ui import charts
+
+    return charts
 
 
 def metrics_size(run_dir: Path) -> int:
@@ -83,7 +91,7 @@ def build(ctx: Ctx) -> RunsHandles:
         metrics, _ = read_metrics(info.path)
         ranked = read_worst(info.path)
         key = f"{chosen}|{metrics_size(info.path)}|{log}|{lang}"
-        figure = gr.update() if key == shown else charts.run_figure(metrics, lang, log)
+        figure = gr.update() if key == shown else _charts().run_figure(metrics, lang, log)
         worst_note = t("runs.worst_none", lang) if not ranked else f"{ranked[0]['ranked_of']} rows ranked"
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, command, lang), render.progress_html(info.status, lang),
@@ -115,7 +123,7 @@ def build(ctx: Ctx) -> RunsHandles:
         metrics = {i.run_id: read_metrics(i.path)[0] for i in infos}
         diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
         note = t("runs.compare_same", lang) if len(infos) > 1 and not diff else ""
-        figure = charts.compare_figure(metrics, lang) if infos else None
+        figure = _charts().compare_figure(metrics, lang) if infos else None
         return figure, note, render.differences_frame(diff, picked, lang)
 
     outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick]
