@@ -135,9 +135,11 @@ def staged(work: Callable[[], Any]) -> Any:
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return work()
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    # without cpu=True, accelerate sees no GPU and reports a single process: the barriers would be no-ops
+    state = PartialState(cpu=not torch.cuda.is_available())
     stage = 0 if state.is_main_process else 1 if state.is_local_main_process else 2
     result = None
     for turn in range(3):

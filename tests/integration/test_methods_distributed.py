@@ -63,3 +63,27 @@ def test_early_stopping_stops_and_keeps_the_best_checkpoint(ws: Workspace, tmp_p
     best = min(evals)
     assert evals[-1] > best and evals[-2] > best  # patience 2: two evaluations without improvement
     assert f"best eval loss {best:.4f}" in (run_dir / "train.log").read_text()
+
+
+def test_staged_work_runs_on_the_main_process_first(tmp_path: Path) -> None:
+    # the shared-cache guarantee itself: rank 1 starts its work only after rank 0 has finished its own
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "staged_probe.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from studio.tokenized import staged\n"
+        "def work():\n"
+        "    with open(sys.argv[1], 'a') as fh:\n"
+        "        fh.write(f\"start {os.environ['RANK']}\\n\"); fh.flush(); time.sleep(0.5)\n"
+        "        fh.write(f\"end {os.environ['RANK']}\\n\")\n"
+        "staged(work)\n", encoding="utf-8")
+    order = tmp_path / "order.txt"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "29533", str(script), str(order)],
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert order.read_text().split("\n")[:4] == ["start 0", "end 0", "start 1", "end 1"]
