@@ -1,18 +1,25 @@
-"""base model + adapter -> streaming replies, through the same template code that training used."""
+"""Model (+ adapter) -> streaming replies, through the same template code that training used.
+
+One model is held per server process; generation on it is serialised by a lock, because the base side of a
+comparison switches the adapter off for the length of one generate call."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
 
+from studio.chat_targets import ChatTarget
 from studio.data.conversation import Conversation, Turn
 from studio.encode import Encoder, Options, TemplateLike, eos_id
 from studio.errors import StudioError
-from studio.rundir import ADAPTER_DIR, CONFIG_FILE
-from studio.workspace import Workspace
+from studio.messages import Both, both, render
+
+Say = Callable[[Both], None]
 
 
 @dataclass(frozen=True)
@@ -30,62 +37,67 @@ class GenSettings:
         for f in fields(self):
             low, high = bounds[f.name]
             value = getattr(self, f.name)
-            if not low <= value <= high:
+            if value is None or not low <= value <= high:
                 raise StudioError("chat.bad_setting", field=f.name, value=value, low=low, high=high)
-
-
-@dataclass(frozen=True)
-class ChatTarget:
-    base: str
-    adapter: Path | None
-    template: str
-
-
-def run_target(ws: Workspace, run_id: str) -> ChatTarget:
-    """What chatting with a run loads: its base model, its final adapter, its template."""
-    from studio import config as cfgmod
-    from studio.runs import get_run
-
-    info = get_run(ws, run_id)
-    adapter = info.path / ADAPTER_DIR
-    if not (adapter / "adapter_config.json").exists():
-        raise StudioError("run.no_adapter", run=run_id)
-    cfg = cfgmod.load(info.path / CONFIG_FILE)
-    local = ws.root / cfg.model_name_or_path
-    return ChatTarget(str(local) if local.exists() else cfg.model_name_or_path, adapter, cfg.template)
 
 
 @dataclass
 class ChatModel:
-    model: object
-    tokenizer: object
+    target: ChatTarget
+    model: Any
+    tokenizer: Any
     template: TemplateLike
-    base: str
-    adapter: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    original: Any = None  # a full / freeze run's starting model, loaded on the first comparison
 
     def describe(self) -> str:
-        return f"{self.base}" + (f" + {self.adapter}" if self.adapter else "") + f" · {self.template.name}"
+        return f"{self.target.describe()} · template {self.template.name}"
 
 
-def load(base: str, adapter: Path | None, template: str, trust_remote_code: bool = False) -> ChatModel:
+def quiet() -> None:
+    """Progress is said in sentences: transformers' bars garble logs, and peft's deprecation note is not ours."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
+def _load_model(path: str, trust_remote_code: bool) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    source = str(adapter) if adapter else base  # the adapter folder carries the tokenizer it was trained with
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=trust_remote_code,
-                                                 use_safetensors=True)
-    if adapter:
-        from peft import PeftModel
+    gpu = torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32,
+                                                 trust_remote_code=trust_remote_code, use_safetensors=True)
+    return (model.to("cuda") if gpu else model).eval()
 
-        model = PeftModel.from_pretrained(model, str(adapter))
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    model.eval()
+
+def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = False) -> ChatModel:
+    """Tokenizer, weights, adapter; `say` hears each step (the Load button's progress, the CLI's stderr)."""
+    from studio import hf
+
+    hf.ready(with_peft=target.adapter is not None)
+    from transformers import AutoTokenizer
+
     from studio.tokenized import make_template
 
-    return ChatModel(model, tokenizer, make_template(template, tokenizer), base, str(adapter or ""))
+    quiet()
+    say = say or (lambda _: None)
+    started = time.perf_counter()
+    say(both("chat.step_tokenizer", path=target.tokenizer))
+    tokenizer = AutoTokenizer.from_pretrained(target.tokenizer, trust_remote_code=trust_remote_code)
+    say(both("chat.step_weights", path=target.base))
+    model = _load_model(target.base, trust_remote_code)
+    if target.adapter:
+        from peft import PeftModel
+
+        say(both("chat.step_adapter", path=str(target.adapter)))
+        model = PeftModel.from_pretrained(model, str(target.adapter)).eval()
+    cm = ChatModel(target, model, tokenizer, make_template(target.template, tokenizer))
+    say(both("chat.step_ready", seconds=f"{time.perf_counter() - started:.1f}"))
+    return cm
 
 
 def to_conversation(messages: list[dict[str, str]], system: str = "") -> Conversation:
@@ -98,61 +110,148 @@ class ReplyStats:
     first_token_s: float = 0.0
     tokens: int = 0
     tokens_per_s: float = 0.0
+    total_s: float = 0.0
+
+    def line(self, lang: str = "en") -> str:
+        return render("chat.stats", lang, ttft=f"{self.first_token_s:.3f}", tps=f"{self.tokens_per_s:.0f}",
+                      n=self.tokens)
 
 
-def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSettings,
-                 system: str = "", stats: ReplyStats | None = None) -> Iterator[str]:
-    """Yield the growing reply text as tokens arrive."""
-    import torch
+def _streamer_class() -> type:
     from transformers import TextIteratorStreamer
+
+    class Counting(TextIteratorStreamer):
+        """Counts generated token ids and when the first one arrived (text pieces wait for word boundaries)."""
+
+        generated = 0
+        first_at: float | None = None
+
+        def put(self, value: Any) -> None:
+            if not (self.skip_prompt and self.next_tokens_are_prompt):
+                self.generated += int(value.numel())
+                self.first_at = self.first_at or time.perf_counter()
+            super().put(value)
+
+    return Counting
+
+
+def _CountingStreamer(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - a lazily built class
+    return _streamer_class()(*args, **kwargs)
+
+
+def _side(cm: ChatModel, side: str) -> tuple[Any, contextlib.AbstractContextManager[Any]]:
+    """The module that generates and the context it generates in: the base side really runs without the tuning."""
+    if side == "tuned":
+        return cm.model, contextlib.nullcontext()
+    if cm.target.adapter:
+        return cm.model, cm.model.disable_adapter()
+    if cm.target.original:
+        if cm.original is None:
+            cm.original = _load_model(cm.target.original, trust_remote_code=False)
+        return cm.original, contextlib.nullcontext()
+    raise StudioError("chat.compare_untuned")
+
+
+def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSettings, system: str = "",
+                 stats: ReplyStats | None = None, side: str = "tuned") -> Iterator[str]:
+    """Yield the growing reply text as tokens arrive; `side="base"` generates without the adapter."""
+    import torch
 
     settings.check()
     tok = cm.tokenizer
     ids = Encoder(cm.template, tok, Options(cutoff_len=1 << 30)).prompt_ids(to_conversation(messages, system))
-    inputs = {"input_ids": torch.tensor([ids], device=cm.model.device)}
     stops = {eos_id(cm.template, tok), tok.eos_token_id, *map(tok.convert_tokens_to_ids, cm.template.stop_words)}
     stop_ids = sorted(i for i in stops if isinstance(i, int) and i != tok.unk_token_id)
-    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=300)
+    streamer = _CountingStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
     sample = settings.temperature > 0
-    kwargs = dict(**inputs, streamer=streamer, max_new_tokens=settings.max_new_tokens, do_sample=sample,
-                  repetition_penalty=settings.repetition_penalty, eos_token_id=stop_ids or None,
-                  pad_token_id=tok.pad_token_id)
+    kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, do_sample=sample, streamer=streamer,
+                                  repetition_penalty=settings.repetition_penalty, eos_token_id=stop_ids or None,
+                                  pad_token_id=tok.pad_token_id)
     if sample:
         kwargs |= {"temperature": settings.temperature, "top_p": settings.top_p, "top_k": settings.top_k}
-    torch.manual_seed(settings.seed)
+    errors: list[BaseException] = []
+    cm.lock.acquire()
+    try:
+        model, context = _side(cm, side)
+    except BaseException:
+        cm.lock.release()
+        raise
+    kwargs["input_ids"] = torch.tensor([ids], device=model.device)
+
+    def generate() -> None:
+        try:
+            with context, torch.inference_mode():
+                torch.manual_seed(settings.seed)
+                model.generate(**kwargs)
+        except BaseException as err:  # surfaced to the reader below instead of dying silently in this thread
+            errors.append(err)
+            streamer.end()
+        finally:
+            cm.lock.release()
+
     started = time.perf_counter()
-    thread = threading.Thread(target=cm.model.generate, kwargs=kwargs, daemon=True)
-    thread.start()
-    text, count = "", 0
+    threading.Thread(target=generate, daemon=True).start()
+    text = ""
     for piece in streamer:
-        if not piece:  # the streamer yields empty strings while it waits for a word boundary
-            continue
-        count += 1
-        if stats is not None and count == 1:
-            stats.first_token_s = time.perf_counter() - started
-        text += piece
-        yield text
-    thread.join()
+        if piece:  # the streamer yields empty strings while it waits for a word boundary
+            text += piece
+            yield text
+    if errors:
+        raise errors[0]
     if stats is not None:
-        stats.tokens = count
-        stats.tokens_per_s = count / max(time.perf_counter() - started - stats.first_token_s, 1e-9)
+        stats.total_s = time.perf_counter() - started
+        stats.tokens = streamer.generated
+        stats.first_token_s = (streamer.first_at or time.perf_counter()) - started
+        # decode speed after the first token (the first one pays for the whole prompt)
+        decode_s = stats.total_s - stats.first_token_s
+        stats.tokens_per_s = (stats.tokens - 1) / decode_s if stats.tokens > 1 and decode_s > 0 else 0.0
 
 
-_cache: dict[ChatTarget, ChatModel] = {}
-_cache_lock = threading.Lock()
+def reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSettings, system: str = "",
+          side: str = "tuned", stats: ReplyStats | None = None) -> str:
+    """The whole reply at once (CLI, tests)."""
+    parts = list(stream_reply(cm, messages, settings, system, stats, side))
+    return parts[-1] if parts else ""
 
 
-def get_or_load(target: ChatTarget) -> ChatModel:
-    """Keep one model in memory: loading another frees the previous one first."""
-    with _cache_lock:
-        if target not in _cache:
-            _cache.clear()
-            _cache[target] = load(target.base, target.adapter, target.template)
-        return _cache[target]
+_held: dict[str, ChatModel] = {}
+_held_lock = threading.Lock()
 
 
-def chat_runs(ws: Workspace) -> list[str]:
-    """Runs with a final adapter, newest first: what the Chat tab offers."""
-    from studio.runs import list_runs
+def get_or_load(target: ChatTarget, say: Say | None = None) -> ChatModel:
+    """Hold one model: loading another frees the previous one first (two would double the memory)."""
+    with _held_lock:
+        cm = _held.get("model")
+        if cm is not None and cm.target == target:
+            return cm
+        _free()
+        _held["model"] = load(target, say)
+        return _held["model"]
 
-    return [r.run_id for r in list_runs(ws) if (r.path / ADAPTER_DIR / "adapter_config.json").exists()]
+
+def current() -> ChatModel | None:
+    return _held.get("model")
+
+
+def _free() -> bool:
+    cm = _held.pop("model", None)
+    if cm is None:
+        return False
+    with cm.lock:  # a reply still streaming finishes first
+        cm.model = cm.original = None
+    del cm
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+    return True
+
+
+def unload() -> bool:
+    """Free the held model; False when nothing was loaded."""
+    with _held_lock:
+        return _free()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from studio import cli_runs, presets
+from studio import cli_chat, cli_runs, presets
 from studio import config as cfgmod
 from studio.errors import StudioError
 from studio.workspace import Workspace
@@ -26,13 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     c_sub.add_parser("presets", help="list the presets")
     cli_runs.add_parsers(sub)
     _data_parser(sub)
-    ch = sub.add_parser("chat", help="chat with a run's adapter or a model")
-    ch.add_argument("--run", default="", help="a run id (uses its model, adapter and template)")
-    ch.add_argument("--model", default="", help="a model folder or hub id (without --run)")
-    ch.add_argument("--adapter", type=Path, default=None)
-    ch.add_argument("--template", default="chatml")
-    ch.add_argument("--prompt", default="", help="one message; without it, an interactive loop")
-    ch.add_argument("--max-new-tokens", type=int, default=128)
+    cli_chat.add_parsers(sub)
     return p
 
 
@@ -167,27 +161,6 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
-    from studio import chat
-
-    if args.run:
-        target = chat.run_target(ws, args.run)
-    else:
-        target = chat.ChatTarget(args.model, args.adapter, args.template)
-    cm = chat.load(target.base, target.adapter, target.template)
-    settings = chat.GenSettings(max_new_tokens=args.max_new_tokens)
-    history: list[dict[str, str]] = []
-    prompts = [args.prompt] if args.prompt else None
-    while True:
-        prompt = prompts.pop(0) if prompts else (None if prompts is not None else input("> "))
-        if not prompt:
-            return 0
-        history.append({"role": "user", "content": prompt})
-        reply = list(chat.stream_reply(cm, history, settings))[-1:] or [""]
-        print(reply[0], flush=True)
-        history.append({"role": "assistant", "content": reply[0]})
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -206,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             print(cfgmod.to_yaml(cfg), end="")
             return 2 if cfgmod.has_errors(issues) else 0
         commands = {"train": cli_runs.cmd_train, "validate": cli_runs.cmd_validate, "runs": cli_runs.cmd_runs,
-                    "data": cmd_data, "chat": cmd_chat}
+                    "data": cmd_data, "chat": cli_chat.cmd_chat,
+                    "export": cli_chat.cmd_export}
         return commands[args.command](ws, args)
     except StudioError as err:
         print(f"error: {err.text(args.lang)}", file=sys.stderr)

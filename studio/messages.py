@@ -109,6 +109,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.bad_setting": ("{field}: {value} is outside {low} to {high}.", "{field}：{value} 超出 {low} 到 {high}。"),
     "chat.not_loaded": ("No model is loaded; choose a run and press Load.", "尚未加载模型；请选择一个运行并点击“加载”。"),
     "chat.empty": ("Type a message first.", "请先输入消息。"),
+    "chat.no_checkpoint": ("Run '{run}' has no {checkpoint} (deleted, or kept out by save_total_limit).", "运行“{run}”没有 {checkpoint}（已删除，或因 save_total_limit 未保留）。"),
+    "chat.bad_weights": ("weights: '{value}' is neither 'final' nor a checkpoint-N folder.", "权重：“{value}”既不是“final”也不是 checkpoint-N 文件夹。"),
+    "chat.no_model": ("model: give a model folder (and optionally an adapter folder), or choose a run.", "模型：请填写模型文件夹（可选适配器文件夹），或选择一个运行。"),
+    "chat.model_missing": ("model: {model} is neither a folder here nor a model in the local hub cache (nothing is downloaded at chat time).", "模型：{model} 既不是本机文件夹，也不在本地 hub 缓存中（对话时不会下载任何东西）。"),
+    "chat.no_weights": ("{folder} holds no weights: expected {expected} (safetensors only).", "{folder} 中没有权重：应有 {expected}（仅支持 safetensors）。"),
+    "chat.not_adapter": ("{folder} is not a LoRA adapter: adapter_config.json is missing or unreadable.", "{folder} 不是 LoRA 适配器：缺少 adapter_config.json 或无法读取。"),
+    "chat.base_missing": ("The base model {base} is not found; the adapter {adapter} expects {expected}.", "找不到基础模型 {base}；适配器 {adapter} 需要的基础模型是 {expected}。"),
+    "chat.wrong_base": ("The adapter {adapter} does not fit {base} ({layer}: model weight {found}); it was trained on {expected}.", "适配器 {adapter} 与 {base} 不匹配（{layer}：模型权重 {found}）；它是在 {expected} 上训练的。"),
+    "chat.compare_untuned": ("Compare needs tuned weights: load a run (or a model with an adapter) to compare with its base.", "对比需要微调后的权重：请加载一个运行（或带适配器的模型）再与其基础模型对比。"),
+    "chat.memory_busy": ("Run '{run}' is training on this machine's {device} and holds {used} GiB; this model needs about {need} GiB; {free} GiB are free.", "运行“{run}”正在本机 {device} 上训练，占用 {used} GiB；此模型约需 {need} GiB；当前空闲 {free} GiB。"),
+    "chat.memory_short": ("It will not fit: wait for the run to finish, abort it, or choose a smaller model.", "放不下：请等待训练结束、中止它，或选择更小的模型。"),
+    "chat.step_tokenizer": ("Loading the tokenizer from {path}…", "正在从 {path} 加载分词器……"),
+    "chat.step_weights": ("Loading the weights of {path}…", "正在加载 {path} 的权重……"),
+    "chat.step_adapter": ("Applying the adapter {path}…", "正在应用适配器 {path}……"),
+    "chat.step_ready": ("Ready in {seconds} s.", "加载完成，用时 {seconds} 秒。"),
+    "chat.stats": ("first token {ttft} s · {tps} tokens/s · {n} tokens", "首 token {ttft} 秒 · {tps} token/秒 · 共 {n} 个 token"),
+    "chat.unloaded": ("Unloaded; the process now holds {rss} MiB.", "已卸载；进程当前占用 {rss} MiB。"),
+    "chat.nothing_loaded": ("Nothing was loaded.", "没有已加载的模型。"),
+    # export
+    "export.not_empty": ("{out} exists and is not empty; tick “replace” (or pass --overwrite) to replace it, or choose another folder.", "{out} 已存在且不为空；勾选“替换”（或使用 --overwrite）以替换它，或选择其他文件夹。"),
+    "export.not_folder": ("{out} is a file, not a folder; choose another output folder.", "{out} 是文件而不是文件夹；请选择其他输出文件夹。"),
+    "export.step_base": ("Loading the base model {path}…", "正在加载基础模型 {path}……"),
+    "export.step_merge": ("Merging the adapter {path} into the base weights…", "正在把适配器 {path} 合并进基础权重……"),
+    "export.step_write": ("Writing safetensors shards (at most {shard} each)…", "正在写入 safetensors 分片（每片至多 {shard}）……"),
+    "export.step_tokenizer": ("Writing the tokenizer, chat template and generation config…", "正在写入分词器、对话模板和生成配置……"),
+    "export.step_done": ("Exported to {out}: {files} files, {mb} MiB, in {seconds} s.", "已导出到 {out}：{files} 个文件，{mb} MiB，用时 {seconds} 秒。"),
     # command line
     "cli.bad_pair": ("{flag} {value}: expected KEY=VALUE.", "{flag} {value}：应为 KEY=VALUE 的形式。"),
     # server
@@ -130,6 +156,11 @@ class Both(str):
 
     def text(self, lang: str) -> str:
         return self.zh if lang == "zh" else str(self)
+
+
+def both(key: str, /, **fields: object) -> Both:
+    """The sentence in both languages, for code that reports progress before it knows who reads it."""
+    return Both(render(key, "en", **fields), render(key, "zh", **fields))
 
 
 def render(key: str, lang: str = "en", /, **fields: object) -> str:

@@ -27,6 +27,9 @@ def fingerprint(folder: Path, names: tuple[str, ...] = TOKENIZER_FILES) -> tuple
 
 @lru_cache(maxsize=8)
 def _cached(path: str, stamp: tuple, trust_remote_code: bool) -> Any:
+    from studio import hf
+
+    hf.ready()
     from transformers import AutoTokenizer
 
     try:

@@ -1,4 +1,4 @@
-"""Assembles the four tabs, the language switch and the cross-tab wiring into one Gradio app."""
+"""Assembles the five tabs, the language switch and the cross-tab wiring into one Gradio app."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import gradio as gr
 
 from studio import runs
 from studio.demo import demo_model_ready
-from studio.ui import chat_tab, data_tab, runs_tab, train_tab
+from studio.ui import chat_tab, data_tab, export_tab, runs_tab, train_tab
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 from studio.workspace import REPO_ROOT, Workspace
@@ -33,8 +33,10 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
                 runs_h = runs_tab.build(ctx)
             with gr.Tab(t("tab.chat", lang), id="chat", elem_id="tab-chat") as tab_chat:
                 chat_h = chat_tab.build(ctx)
+            with gr.Tab(t("tab.export", lang), id="export", elem_id="tab-export") as tab_export:
+                export_h = export_tab.build(ctx)
         for tab, key in ((tab_data, "tab.data"), (tab_train, "tab.train"), (tab_runs, "tab.runs"),
-                         (tab_chat, "tab.chat")):
+                         (tab_chat, "tab.chat"), (tab_export, "tab.export")):
             ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
 
         def started(lang: str, preset: str, *values: object):
@@ -55,6 +57,7 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
 
         runs_h.copy.click(copied, [lang_radio, runs_h.select], [train.result, *train.form.components, tabs])
         tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
+        tab_export.select(export_h.refresh, [lang_radio, export_h.run], [export_h.run])
         tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once
                          [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"]])
 

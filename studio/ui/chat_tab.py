@@ -1,4 +1,5 @@
-"""Chat tab: pick a finished run, load its adapter on its base model, and chat with streamed replies."""
+"""Chat tab: load a run's final weights or a checkpoint (or a model folder), chat with streamed replies, and
+compare the base model with the tuned one on one prompt. What it loads and generates is studio.chat's."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 
 import gradio as gr
 
-from studio import chat
+from studio import chat, chat_memory, chat_targets
 from studio.errors import StudioError
-from studio.ui.context import Ctx, guarded
+from studio.messages import render
+from studio.templates import TEMPLATE_NAMES
+from studio.ui.context import Ctx, guarded, said_text, stepwise
 from studio.ui.i18n import t
 
 
@@ -30,69 +33,185 @@ def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
+def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
+    max_new, temperature, top_p, top_k, penalty, seed = values
+    try:
+        return chat.GenSettings(int(max_new), float(temperature), float(top_p), int(top_k), float(penalty),
+                                int(seed))
+    except (TypeError, ValueError):  # an emptied number box arrives as None
+        names = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed")
+        empty = next(n for n, v in zip(names, values, strict=True) if v is None)
+        raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-") from None
+
+
 def build(ctx: Ctx) -> ChatHandles:
     lang = ctx.lang
+
+    def lab(component: Any, key: str) -> Any:
+        return ctx.i18n(component, lambda lg: gr.update(label=t(key, lg)))
+
+    def btn(component: Any, key: str) -> Any:
+        return ctx.i18n(component, lambda lg: gr.update(value=t(key, lg)))
+
     target = gr.State(None)
+    source_choices = lambda lg: [(t("chat.source_run", lg), "run"), (t("chat.source_model", lg), "model")]  # noqa: E731
+    source = ctx.i18n(gr.Radio(source_choices(lang), value="run", label=t("chat.source", lang),
+                               elem_id="chat-source"),
+                      lambda lg: gr.update(label=t("chat.source", lg), choices=source_choices(lg)))
+    with gr.Row(visible=True) as run_row:
+        run = lab(gr.Dropdown(choices=[], label=t("chat.run", lang), elem_id="chat-run", scale=2), "chat.run")
+        weights = lab(gr.Dropdown(choices=[], label=t("chat.weights", lang), elem_id="chat-weights", scale=2),
+                      "chat.weights")
+    with gr.Row(visible=False) as model_row:
+        model = lab(gr.Textbox(label=t("chat.model", lang), placeholder="models/demo-tiny", elem_id="chat-model",
+                               scale=2), "chat.model")
+        adapter = lab(gr.Textbox(label=t("chat.adapter", lang), placeholder="runs/RUN/adapter",
+                                 elem_id="chat-adapter", scale=2), "chat.adapter")
+        template = lab(gr.Dropdown(choices=list(TEMPLATE_NAMES), value="chatml", label=t("chat.template", lang),
+                                   elem_id="chat-template", scale=1), "chat.template")
     with gr.Row():
-        run = ctx.i18n(gr.Dropdown(choices=[], label=t("chat.run", lang), elem_id="chat-run", scale=3),
-                       lambda lg: gr.update(label=t("chat.run", lg)))
-        load = ctx.i18n(gr.Button(t("chat.load", lang), elem_id="chat-load", scale=1),
-                        lambda lg: gr.update(value=t("chat.load", lg)))
+        load = btn(gr.Button(t("chat.load", lang), variant="primary", elem_id="chat-load"), "chat.load")
+        unload = btn(gr.Button(t("chat.unload", lang), elem_id="chat-unload"), "chat.unload")
     loaded = gr.Markdown(t("chat.nothing", lang), elem_id="chat-loaded")
-    box = ctx.i18n(gr.Chatbot(label=t("chat.box", lang), height=380, elem_id="chat-box"),
-                   lambda lg: gr.update(label=t("chat.box", lg)))
+    with ctx.i18n(gr.Accordion(t("chat.settings", lang), open=False, elem_id="chat-settings"),
+                  lambda lg: gr.update(label=t("chat.settings", lg))):
+        system = lab(gr.Textbox(label=t("chat.system", lang), elem_id="chat-system"), "chat.system")
+        with gr.Row():
+            numbers = (
+                lab(gr.Number(64, precision=0, label=t("chat.max_new_tokens", lang),
+                              elem_id="chat-max-new-tokens"), "chat.max_new_tokens"),
+                lab(gr.Number(0.0, step=0.1, label=t("chat.temperature", lang),
+                              elem_id="chat-temperature"), "chat.temperature"),
+                lab(gr.Number(1.0, step=0.05, label=t("chat.top_p", lang),
+                              elem_id="chat-top-p"), "chat.top_p"),
+                lab(gr.Number(50, precision=0, label=t("chat.top_k", lang),
+                              elem_id="chat-top-k"), "chat.top_k"),
+                lab(gr.Number(1.0, step=0.05, label=t("chat.repetition_penalty", lang),
+                              elem_id="chat-repetition-penalty"), "chat.repetition_penalty"),
+                lab(gr.Number(0, precision=0, label=t("chat.seed", lang), elem_id="chat-seed"),
+                    "chat.seed"),
+            )
+    box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box"), "chat.box")
     with gr.Row():
         message = ctx.i18n(gr.Textbox(label=t("chat.input", lang), placeholder=t("chat.placeholder", lang),
                                       elem_id="chat-input", scale=4),
                            lambda lg: gr.update(label=t("chat.input", lg), placeholder=t("chat.placeholder", lg)))
-        send = ctx.i18n(gr.Button(t("chat.send", lang), variant="primary", elem_id="chat-send", scale=1),
-                        lambda lg: gr.update(value=t("chat.send", lg)))
-        clear = ctx.i18n(gr.Button(t("chat.clear", lang), elem_id="chat-clear", scale=1),
-                         lambda lg: gr.update(value=t("chat.clear", lg)))
+        send = btn(gr.Button(t("chat.send", lang), variant="primary", elem_id="chat-send", scale=1), "chat.send")
+        again = btn(gr.Button(t("chat.regenerate", lang), elem_id="chat-regenerate", scale=1), "chat.regenerate")
+        clear = btn(gr.Button(t("chat.clear", lang), elem_id="chat-clear", scale=1), "chat.clear")
     stats = gr.Markdown(elem_id="chat-stats")
-    with gr.Row():
-        system = ctx.i18n(gr.Textbox(label=t("chat.system", lang), elem_id="chat-system", scale=3),
-                          lambda lg: gr.update(label=t("chat.system", lg)))
-        max_new = ctx.i18n(gr.Number(value=64, minimum=1, maximum=8192, precision=0, elem_id="chat-max-new-tokens",
-                                     label=t("chat.max_new_tokens", lang)),
-                           lambda lg: gr.update(label=t("chat.max_new_tokens", lg)))
-        temperature = ctx.i18n(gr.Number(value=0.0, minimum=0.0, maximum=2.0, elem_id="chat-temperature",
-                                         label=t("chat.temperature", lang)),
-                               lambda lg: gr.update(label=t("chat.temperature", lg)))
+    with ctx.i18n(gr.Accordion(t("chat.compare", lang), open=False, elem_id="chat-compare-panel"),
+                  lambda lg: gr.update(label=t("chat.compare", lg))):
+        hint = ctx.i18n(gr.Markdown(t("chat.compare_hint", lang)), lambda lg: gr.update(value=t("chat.compare_hint", lg)))
+        with gr.Row():
+            compare_input = lab(gr.Textbox(label=t("chat.compare_input", lang), elem_id="chat-compare-input",
+                                           scale=4), "chat.compare_input")
+            compare = btn(gr.Button(t("chat.compare_run", lang), variant="primary", elem_id="chat-compare",
+                                    scale=1), "chat.compare_run")
+        columns = []
+        with gr.Row(equal_height=True):
+            for side in ("base", "tuned"):
+                with gr.Column(elem_id=f"chat-side-{side}", variant="panel"):
+                    ctx.i18n(gr.Markdown(t(f"chat.side_{side}", lang)),
+                             lambda lg, k=f"chat.side_{side}": gr.update(value=t(k, lg)))
+                    columns.append((gr.Markdown(elem_id=f"chat-{side}-reply"),
+                                    gr.Markdown(elem_id=f"chat-{side}-stats")))
+    del hint
 
     def refresh(lang: str, current: str | None):
-        ids = chat.chat_runs(ctx.ws)
+        ids = chat_targets.chat_runs(ctx.ws)
         return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
 
     @guarded
-    def on_load(lang: str, run_id: str | None):
-        if not run_id:
-            raise StudioError("chat.not_loaded")
-        tgt = chat.run_target(ctx.ws, run_id)
-        cm = chat.get_or_load(tgt)
-        return tgt, t("chat.loaded", lang, what=cm.describe())
+    def on_run(lang: str, run_id: str | None):
+        choices = chat_targets.weight_choices(ctx.ws, run_id) if run_id else []
+        return gr.update(choices=choices, value=choices[0] if choices else None)
+
+    def on_source(choice: str):
+        return gr.update(visible=choice == "run"), gr.update(visible=choice == "model")
 
     @guarded
-    def on_send(lang: str, text: str, history: list, tgt: chat.ChatTarget | None, sys_prompt: str,
-                max_tokens: float, temp: float):
+    def on_load(lang: str, choice: str, run_id: str | None, which: str | None, model_dir: str, adapter_dir: str,
+                template_name: str):
+        if choice == "run":
+            if not run_id:
+                raise StudioError("chat.no_model")
+            tgt = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
+        else:
+            tgt = chat_targets.model_target(ctx.ws, model_dir, adapter_dir, template_name, from_browser=True)
+        note = chat_memory.memory_note(ctx.ws, tgt, lang)
+        head = f"⚠️ {note}\n\n" if note else ""
+        yield None, head + "…"
+        for lines, cm, done in stepwise(lambda say: chat.get_or_load(tgt, say)):
+            if done:
+                yield tgt, head + t("chat.loaded", lang, what=cm.describe().replace(f"{ctx.ws.root}/", ""))
+            else:
+                yield None, head + said_text(lines, lang)
+
+    @guarded
+    def on_unload(lang: str):
+        if not chat.unload():
+            return None, render("chat.nothing_loaded", lang)
+        return None, render("chat.unloaded", lang, rss=f"{chat_memory.process_rss() / 2**20:.0f}")
+
+    def _model(tgt: chat_targets.ChatTarget | None) -> chat.ChatModel:
         if tgt is None:
             raise StudioError("chat.not_loaded")
-        if not text.strip():
+        return chat.get_or_load(tgt)  # another browser may have loaded something else meanwhile
+
+    @guarded
+    def on_send(lang: str, text: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str,
+                *values: Any):
+        settings = _settings(values)
+        settings.check()
+        if not (text or "").strip():
             raise StudioError("chat.empty")
-        settings = chat.GenSettings(max_new_tokens=int(max_tokens or 64), temperature=float(temp or 0.0))
         messages = plain(history) + [{"role": "user", "content": text}]
         st = chat.ReplyStats()
         shown = [*messages, {"role": "assistant", "content": ""}]
-        for partial in chat.stream_reply(chat.get_or_load(tgt), messages, settings, system=sys_prompt, stats=st):
+        for partial in chat.stream_reply(_model(tgt), messages, settings, system=sys_prompt, stats=st):
             shown[-1] = {"role": "assistant", "content": partial}
             yield shown, "", ""
-        yield shown, "", t("chat.stats", lang, ttft=f"{st.first_token_s:.3f}", tps=f"{st.tokens_per_s:.0f}",
-                           n=st.tokens)
+        yield shown, "", st.line(lang)
 
-    load.click(on_load, [ctx.lang_input, run], [target, loaded])
-    send_inputs = [ctx.lang_input, message, box, target, system, max_new, temperature]
+    @guarded
+    def on_again(lang: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
+        turns = plain(history)
+        while turns and turns[-1]["role"] == "assistant":
+            turns.pop()
+        if not turns:
+            raise StudioError("chat.empty")
+        values = (*values[:-1], int(values[-1] or 0) + 1)  # a new seed: the same one would repeat the reply
+        for shown, _, line in on_send.__wrapped__(lang, turns[-1]["content"], turns[:-1], tgt, sys_prompt, *values):
+            yield shown, values[-1], line
+
+    @guarded
+    def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
+        settings = _settings(values)
+        settings.check()
+        if not (prompt or "").strip():
+            raise StudioError("chat.empty")
+        cm = _model(tgt)
+        out = ["", "", "", ""]
+        for i, side in enumerate(("base", "tuned")):
+            st = chat.ReplyStats()
+            for partial in chat.stream_reply(cm, [{"role": "user", "content": prompt}], settings, sys_prompt, st,
+                                             side=side):
+                out[2 * i] = partial
+                yield tuple(out)
+            out[2 * i + 1] = st.line(lang)
+            yield tuple(out)
+
+    source.change(on_source, [source], [run_row, model_row])
+    run.change(on_run, [ctx.lang_input, run], [weights])
+    load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template], [target, loaded])
+    unload.click(on_unload, [ctx.lang_input], [target, loaded])
+    send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
     send.click(on_send, send_inputs, [box, message, stats])
     message.submit(on_send, send_inputs, [box, message, stats])
+    again.click(on_again, [ctx.lang_input, box, target, system, *numbers], [box, numbers[-1], stats])
     clear.click(lambda: ([], ""), None, [box, stats])
+    compare.click(on_compare, [ctx.lang_input, compare_input, target, system, *numbers],
+                  [c for pair in columns for c in pair])
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run])
     return ChatHandles(run, refresh)

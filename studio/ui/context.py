@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.messages import render
+from studio.messages import Both, render
 from studio.workspace import Workspace
 
 log = logging.getLogger("studio.ui")
@@ -62,3 +62,39 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as err:
             raise _fail(err, lang) from None
     return wrapper
+
+
+def stepwise(work: Callable[[Callable[[Any], None]], Any], poll_s: float = 0.2) -> Any:
+    """Run `work(say)` in a thread; yield (sentences said so far, None, False) as they come, then (all, result, True).
+
+    How a blocking load or export shows its progress in a generator callback; its exception is re-raised here."""
+    import queue
+    import threading
+
+    said: queue.Queue[Any] = queue.Queue()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work(said.put)
+        except BaseException as err:
+            box["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    lines: list[Any] = []
+    while thread.is_alive() or not said.empty():
+        try:
+            lines.append(said.get(timeout=poll_s))
+            yield lines, None, False
+        except queue.Empty:
+            continue
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    yield lines, box.get("result"), True
+
+
+def said_text(lines: list[Any], lang: str) -> str:
+    """Progress sentences (each in both languages) as one Markdown block in the page's language."""
+    return "\n\n".join(line.text(lang) if isinstance(line, Both) else str(line) for line in lines)

@@ -1,0 +1,80 @@
+"""Export tab: a run's final weights or a checkpoint -> a merged model folder or the adapter alone, inside the
+workspace, with progress and the lines that serve it. The work is studio.export's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from studio import chat_targets, export
+from studio.errors import StudioError
+from studio.ui.context import Ctx, guarded, said_text, stepwise
+from studio.ui.i18n import t
+
+EXPORTS = "exports"
+
+
+@dataclass
+class ExportHandles:
+    run: gr.Dropdown
+    refresh: Any
+
+
+def build(ctx: Ctx) -> ExportHandles:
+    lang = ctx.lang
+
+    def lab(component: Any, key: str) -> Any:
+        return ctx.i18n(component, lambda lg: gr.update(label=t(key, lg)))
+
+    ctx.i18n(gr.Markdown(t("export.intro", lang)), lambda lg: gr.update(value=t("export.intro", lg)))
+    with gr.Row():
+        run = lab(gr.Dropdown(choices=[], label=t("chat.run", lang), elem_id="export-run"), "chat.run")
+        weights = lab(gr.Dropdown(choices=[], label=t("chat.weights", lang), elem_id="export-weights"),
+                      "chat.weights")
+    with gr.Row():
+        merge = lab(gr.Checkbox(True, label=t("export.merge", lang), elem_id="export-merge"), "export.merge")
+        out = lab(gr.Textbox(label=t("export.out", lang), elem_id="export-out", scale=3), "export.out")
+        replace = lab(gr.Checkbox(False, label=t("export.replace", lang), elem_id="export-replace"),
+                      "export.replace")
+    start = ctx.i18n(gr.Button(t("export.start", lang), variant="primary", elem_id="export-start"),
+                     lambda lg: gr.update(value=t("export.start", lg)))
+    status = gr.Markdown(elem_id="export-status")
+    serve = lab(gr.Code(language="shell", label=t("export.serve", lang), elem_id="export-serve", interactive=False),
+                "export.serve")
+    client = lab(gr.Code(language="python", label=t("export.client", lang), elem_id="export-client",
+                         interactive=False), "export.client")
+
+    def refresh(lang: str, current: str | None):
+        ids = chat_targets.chat_runs(ctx.ws)
+        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
+
+    @guarded
+    def on_run(lang: str, run_id: str | None):
+        choices = chat_targets.weight_choices(ctx.ws, run_id) if run_id else []
+        return gr.update(choices=choices, value=choices[0] if choices else None)
+
+    def default_out(run_id: str | None, which: str | None, merged: bool) -> str:
+        if not run_id:
+            return ""
+        return f"{EXPORTS}/{run_id}-{which or chat_targets.FINAL}{'' if merged else '-adapter'}"
+
+    @guarded
+    def on_start(lang: str, run_id: str | None, which: str | None, merged: bool, folder: str, overwrite: bool):
+        if not run_id:
+            raise StudioError("chat.no_model")
+        target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
+        destination = ctx.ws.confine(folder.strip() or default_out(run_id, which, merged))
+        export.check_target(destination, overwrite)  # before any weight is read
+        yield "…", "", ""
+        for lines, done, finished in stepwise(lambda say: export.export(target, destination, merged, overwrite,
+                                                                         say)):
+            yield said_text(lines, lang), (done.serve if finished else ""), (done.client if finished else "")
+
+    run.change(on_run, [ctx.lang_input, run], [weights])
+    for trigger in (run, weights, merge):
+        trigger.change(default_out, [run, weights, merge], [out])
+    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client])
+    ctx.blocks.load(refresh, [ctx.lang_input, run], [run])
+    return ExportHandles(run, refresh)
