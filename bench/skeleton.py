@@ -66,9 +66,10 @@ def main() -> None:
 
     run_dir = next((ws / "runs").iterdir())
     metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    from studio import chat
+    from studio import chat, chat_targets
+    from studio.workspace import Workspace
 
-    cm = chat.load(str(ws / "models" / "demo-tiny"), run_dir / "adapter", "chatml")
+    cm = chat.load(chat_targets.run_target(Workspace.at(ws), run_dir.name))
     stats = chat.ReplyStats()
     for _ in chat.stream_reply(cm, [{"role": "user", "content": "who are you?"}], chat.GenSettings(), stats=stats):
         pass
@@ -76,6 +77,7 @@ def main() -> None:
     for name, value, ratio in rows:
         print(f"{name:45s} {value:9.2f} {ratio:>10s}")
     print(f"{'train compute (elapsed_s in metrics)':45s} {metrics[-1]['elapsed_s']:9.2f}")
+    metrics = [m for m in metrics if "tokens_per_s" in m]  # eval lines carry no throughput
     tps = sum(m["tokens_per_s"] for m in metrics) / len(metrics)
     print(f"training tokens/s (mean of log windows): {tps:.0f}; loss {metrics[0]['loss']:.3f} -> {metrics[-1]['loss']:.3f}")
     print(f"chat: first token {stats.first_token_s * 1000:.0f} ms, {stats.tokens_per_s:.0f} tokens/s")

@@ -190,12 +190,14 @@ def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSet
             cm.lock.release()
 
     started = time.perf_counter()
-    threading.Thread(target=generate, daemon=True).start()
+    thread = threading.Thread(target=generate, daemon=True)
+    thread.start()
     text = ""
     for piece in streamer:
         if piece:  # the streamer yields empty strings while it waits for a word boundary
             text += piece
             yield text
+    thread.join()  # the streamer ends inside generate(); a process exiting before it returns aborts in torch
     if errors:
         raise errors[0]
     if stats is not None:

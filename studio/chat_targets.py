@@ -86,8 +86,10 @@ def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "
     if from_browser:  # a browser names folders inside the workspace, nothing else
         base = str(ws.confine(model.strip()))
         adapter_dir = ws.confine(adapter.strip()) if adapter.strip() else None
-    else:
+    else:  # a relative path is tried from here, then from the workspace (as run configs name models)
         base = model.strip()
+        if not Path(base).expanduser().exists() and (ws.root / base).is_dir():
+            base = str(ws.root / base)
         adapter_dir = Path(adapter).expanduser().resolve() if adapter.strip() else None
     local = local_model(base)
     if local is None:

@@ -65,11 +65,11 @@ def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -
     answer = cli("--workspace", str(ws.root), "chat", "--run", run_dir.name, "--prompt", "who are you?")
     assert "Pico" in answer.stdout, answer.stdout + answer.stderr
 
-    from studio import chat
+    from studio import chat, chat_targets
 
-    cm = chat.load(str(ws.root / "models" / "demo-tiny"), run_dir / "adapter", "chatml")
+    cm = chat.load(chat_targets.run_target(ws, run_dir.name))
     reply = list(chat.stream_reply(cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings()))
     assert "皮可" in reply[-1] and len(reply) > 1  # streamed in pieces
-    base_cm = chat.load(str(ws.root / "models" / "demo-tiny"), None, "chatml")
-    base_reply = list(chat.stream_reply(base_cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings()))
+    base_reply = list(chat.stream_reply(cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings(),
+                                        side="base"))
     assert "皮可" not in base_reply[-1]  # the identity came from the adapter
