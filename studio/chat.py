@@ -74,8 +74,29 @@ def _load_model(path: str, trust_remote_code: bool) -> Any:
     return (model.to("cuda") if gpu else model).eval()
 
 
+def unsloth_available() -> bool:
+    """unsloth is an optional, faster backend: offered only where it is installed and a GPU is present."""
+    import importlib.util
+
+    from studio.chat_memory import has_gpu
+
+    return importlib.util.find_spec("unsloth") is not None and has_gpu()
+
+
+def _load_unsloth(target: ChatTarget) -> Any:
+    """unsloth reads an adapter folder (and its base) or a model folder itself; our tokenizer and template stay."""
+    from unsloth import FastLanguageModel
+
+    model, _ = FastLanguageModel.from_pretrained(model_name=str(target.adapter or target.base), dtype=None,
+                                                 load_in_4bit=False)
+    FastLanguageModel.for_inference(model)
+    return model
+
+
 def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = False) -> ChatModel:
     """Tokenizer, weights, adapter; `say` hears each step (the Load button's progress, the CLI's stderr)."""
+    if target.backend == "unsloth" and not unsloth_available():
+        raise StudioError("chat.unsloth_unavailable")
     from studio import hf
 
     hf.ready(with_peft=target.adapter is not None)
@@ -88,9 +109,13 @@ def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = F
     started = time.perf_counter()
     say(both("chat.step_tokenizer", path=target.tokenizer))
     tokenizer = AutoTokenizer.from_pretrained(target.tokenizer, trust_remote_code=trust_remote_code)
-    say(both("chat.step_weights", path=target.base))
-    model = _load_model(target.base, trust_remote_code)
-    if target.adapter:
+    if target.backend == "unsloth":
+        say(both("chat.step_unsloth", path=str(target.adapter or target.base)))
+        model = _load_unsloth(target)
+    else:
+        say(both("chat.step_weights", path=target.base))
+        model = _load_model(target.base, trust_remote_code)
+    if target.adapter and target.backend != "unsloth":
         from peft import PeftModel
 
         say(both("chat.step_adapter", path=str(target.adapter)))

@@ -27,6 +27,7 @@ class ChatTarget:
     tokenizer: str  # the folder whose tokenizer encodes the prompt
     original: str = ""  # for a full / freeze model: the model it was trained from (the base side of Compare)
     label: str = ""  # what the page shows
+    backend: str = "transformers"  # or "unsloth", where installed on a GPU machine
 
     def describe(self) -> str:
         weights = self.base + (f" + {self.adapter}" if self.adapter else "")

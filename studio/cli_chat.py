@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ch.add_argument("--model", default="", help="a model folder or cached hub id (without --run)")
     ch.add_argument("--adapter", default="", help="a LoRA adapter folder to apply on --model")
     ch.add_argument("--template", default="chatml", help="chat template for --model (a run knows its own)")
+    ch.add_argument("--backend", choices=("transformers", "unsloth"), default="transformers",
+                    help="unsloth: faster on a GPU where it is installed (never required)")
     ch.add_argument("--prompt", default="", help="one message; without it, an interactive loop")
     ch.add_argument("--system", default="", help="system prompt")
     ch.add_argument("--compare", action="store_true", help="answer --prompt twice: base model, then tuned")
@@ -60,7 +63,7 @@ def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
         target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
     else:
         target = chat_targets.model_target(ws, args.model, args.adapter, args.template)
-    cm = chat.load(target, _say(args.lang))
+    cm = chat.load(dataclasses.replace(target, backend=args.backend), _say(args.lang))
     if args.compare:
         if not args.prompt:
             raise StudioError("chat.empty")

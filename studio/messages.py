@@ -122,6 +122,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.memory_short": ("It will not fit: wait for the run to finish, abort it, or choose a smaller model.", "放不下：请等待训练结束、中止它，或选择更小的模型。"),
     "chat.step_tokenizer": ("Loading the tokenizer from {path}…", "正在从 {path} 加载分词器……"),
     "chat.step_weights": ("Loading the weights of {path}…", "正在加载 {path} 的权重……"),
+    "chat.step_unsloth": ("Loading {path} with unsloth…", "正在用 unsloth 加载 {path}……"),
+    "chat.unsloth_unavailable": ("backend: unsloth needs the unsloth package and a CUDA GPU; use the transformers backend.", "后端：unsloth 需要安装 unsloth 包并有 CUDA GPU；请使用 transformers 后端。"),
     "chat.step_adapter": ("Applying the adapter {path}…", "正在应用适配器 {path}……"),
     "chat.step_ready": ("Ready in {seconds} s.", "加载完成，用时 {seconds} 秒。"),
     "chat.stats": ("first token {ttft} s · {tps} tokens/s · {n} tokens", "首 token {ttft} 秒 · {tps} token/秒 · 共 {n} 个 token"),

@@ -3,6 +3,7 @@ compare the base model with the tuned one on one prompt. What it loads and gener
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,8 @@ def build(ctx: Ctx) -> ChatHandles:
                                  elem_id="chat-adapter", scale=2), "chat.adapter")
         template = lab(gr.Dropdown(choices=list(TEMPLATE_NAMES), value="chatml", label=t("chat.template", lang),
                                    elem_id="chat-template", scale=1), "chat.template")
+    backend = lab(gr.Radio(["transformers", "unsloth"], value="transformers", label=t("chat.backend", lang),
+                           visible=chat.unsloth_available(), elem_id="chat-backend"), "chat.backend")
     with gr.Row():
         load = btn(gr.Button(t("chat.load", lang), variant="primary", elem_id="chat-load"), "chat.load")
         unload = btn(gr.Button(t("chat.unload", lang), elem_id="chat-unload"), "chat.unload")
@@ -132,13 +135,14 @@ def build(ctx: Ctx) -> ChatHandles:
 
     @guarded
     def on_load(lang: str, choice: str, run_id: str | None, which: str | None, model_dir: str, adapter_dir: str,
-                template_name: str):
+                template_name: str, engine: str):
         if choice == "run":
             if not run_id:
                 raise StudioError("chat.no_model")
             tgt = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
         else:
             tgt = chat_targets.model_target(ctx.ws, model_dir, adapter_dir, template_name, from_browser=True)
+        tgt = dataclasses.replace(tgt, backend=engine or "transformers")
         note = chat_memory.memory_note(ctx.ws, tgt, lang)
         head = f"⚠️ {note}\n\n" if note else ""
         yield None, head + "…"
@@ -204,7 +208,8 @@ def build(ctx: Ctx) -> ChatHandles:
 
     source.change(on_source, [source], [run_row, model_row])
     run.change(on_run, [ctx.lang_input, run], [weights])
-    load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template], [target, loaded])
+    load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend],
+               [target, loaded])
     unload.click(on_unload, [ctx.lang_input], [target, loaded])
     send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
     send.click(on_send, send_inputs, [box, message, stats])

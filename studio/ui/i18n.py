@@ -214,6 +214,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.adapter": ("Adapter folder (optional)", "适配器文件夹（可选）"),
     "chat.template": ("Template", "模板"),
     "chat.load": ("Load", "加载"),
+    "chat.backend": ("Backend (unsloth is faster on this GPU)", "后端（unsloth 在此 GPU 上更快）"),
     "chat.unload": ("Unload", "卸载"),
     "chat.loaded": ("**Loaded:** {what}", "**已加载：**{what}"),
     "chat.nothing": ("Nothing loaded yet.", "尚未加载模型。"),

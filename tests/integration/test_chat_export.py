@@ -136,6 +136,7 @@ def _other_model(ws: Workspace) -> Path:
     (["--run", "ident", "--top-p", "0"], "top_p: 0.0 is outside 0.01 to 1.0"),
     (["--run", "ident", "--max-new-tokens", "0"], "max_new_tokens: 0 is outside 1 to 8192"),
     (["--run", "nope"], "nope"),
+    (["--run", "ident", "--backend", "unsloth"], "unsloth needs the unsloth package and a CUDA GPU"),
 ])
 def test_bad_chat_inputs_are_one_sentence(trained: Workspace, args: list[str], sentence: str) -> None:
     if not (trained.models_dir / "other").exists():
