@@ -145,12 +145,12 @@ def build(ctx: Ctx) -> ChatHandles:
         tgt = dataclasses.replace(tgt, backend=engine or "transformers")
         note = chat_memory.memory_note(ctx.ws, tgt, lang)
         head = f"⚠️ {note}\n\n" if note else ""
-        yield None, head + "…"
+        yield tgt, head + "…"  # a message sent meanwhile waits for this load instead of failing
         for lines, cm, done in stepwise(lambda say: chat.get_or_load(tgt, say)):
             if done:
                 yield tgt, head + t("chat.loaded", lang, what=cm.describe().replace(f"{ctx.ws.root}/", ""))
             else:
-                yield None, head + said_text(lines, lang)
+                yield tgt, head + said_text(lines, lang)
 
     @guarded
     def on_unload(lang: str):

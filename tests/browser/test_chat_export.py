@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.workspace import Workspace
+from tests.integration.helpers import cli, wait_for
 
-from tests.integration.helpers import cli
 from .pages import StudioPage
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,8 @@ def test_chat_compare_unload(trained: str, studio: StudioPage) -> None:
     studio.page.locator("#chat-model textarea").fill("models/demo-tiny")
     studio.page.locator("#chat-adapter textarea").fill(f"runs/{trained}/checkpoint-80")
     studio.load_chat()
-    studio.expect_text("chat-loaded", "checkpoint-80", timeout=60_000)
+    studio.expect_text("chat-loaded", "Loaded:", timeout=60_000)
+    studio.expect_text("chat-loaded", "checkpoint-80")
     studio.page.locator("#chat-max-new-tokens input").fill("0")
     studio.ask("hi")
     studio.toast("max_new_tokens: 0 is outside 1 to 8192")
@@ -89,6 +90,8 @@ def test_export_from_the_browser(trained: str, ws: Workspace, studio: StudioPage
     assert (out / "config.json").stat().st_mtime_ns == before  # untouched
     studio.page.locator("#export-replace").get_by_text("Replace").click()
     studio.page.locator("#export-start").click()
+    assert wait_for(lambda: (out / "config.json").exists() and (out / "config.json").stat().st_mtime_ns != before,
+                    timeout=60)  # replaced, since it was asked for
     studio.expect_text("export-status", "Exported to", timeout=60_000)
     studio.page.locator("#export-merge").get_by_text("Merge").click()
     studio.expect_value("export-out", "exports/ident-final-adapter")

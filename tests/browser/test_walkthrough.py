@@ -38,7 +38,8 @@ def test_demo_train_watch_and_chat(studio: StudioPage) -> None:
     # Chat: load the finished run and ask who it is; the answer streams in
     studio.tab("Chat")
     studio.load_chat()
-    studio.expect_text("chat-loaded", "adapter", timeout=60_000)
+    studio.expect_text("chat-loaded", "Loaded:", timeout=60_000)
+    studio.expect_text("chat-loaded", "adapter")
     studio.ask("who are you?")
     studio.expect_text("chat-box", "Pico", timeout=60_000)
     studio.expect_text("chat-stats", "tokens/s", timeout=30_000)
