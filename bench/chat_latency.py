@@ -86,6 +86,12 @@ def child(ws_dir: str, rounds: int) -> None:
               f"{med(tps) / med(bare_tps):7.2f}")
     print(f"{'RSS after imports / loaded / peak, MiB':52s} {rss0:.0f} / {rss_loaded:.0f} / {peak:.0f}")
     print(f"{'RSS after unload, MiB':52s} {_rss_mib():10.0f}")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from chart import bars
+
+    bars("chat_latency", "Chat on the demo model (CPU): time to first token", "s",
+         [("bare generate, 1 token (baseline)", med(bare_first)), ("streamed, tuned", med(ttft)),
+          ("streamed, base side of Compare", med(base_ttft))], baseline="bare generate, 1 token (baseline)")
 
 
 def main() -> None:

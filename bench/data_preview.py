@@ -110,6 +110,11 @@ def main() -> None:
         for kind, (secs, rss) in figures.items():
             ratio = "" if kind == "preview" else f"{secs / first:,.0f}×"
             print(f"{name:<11}{kind:<12}{secs:>10.3f}{rss:>14.0f}{ratio:>22}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from chart import bars
+
+    bars("data_preview", f"First page of a {args.gb:g} GiB file vs reading / parsing all of it", "s",
+         [(f"{name} {kind}", secs) for name, figures in results for kind, (secs, _) in figures.items()])
     inspect_figures(folder, args.model)
     if not args.keep:
         for leftover in folder.iterdir():

@@ -116,6 +116,12 @@ def main() -> None:
                       f"= {lf['rows'] / lf['seconds']:,.0f} examples/s")
                 print(f"ratio: ours {lf['seconds'] / seconds:.1f}x faster; first {len(lf['head'])} rows' ids and "
                       f"labels identical: {same}")
+                sys.path.insert(0, str(Path(__file__).resolve().parent))
+                from chart import bars
+
+                bars("preprocess", f"Encoding {args.rows:,} alpaca rows (chatml, cutoff {args.cutoff})",
+                     "examples/s", [("LLaMA-Factory 0.9.3", lf["rows"] / lf["seconds"]),
+                                    ("ours", len(kept) / seconds)], baseline="LLaMA-Factory 0.9.3")
         for name, data in (("alpaca-shaped", kept), ("demo", encode_dataset(
                 ws.registry_file, DEMO_DATASET, load_tokenizer(model), "chatml", Options(args.cutoff))[0])):
             padded, packed, n, rows = packing_figures(data, args.cutoff)

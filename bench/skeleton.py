@@ -81,6 +81,10 @@ def main() -> None:
     tps = sum(m["tokens_per_s"] for m in metrics) / len(metrics)
     print(f"training tokens/s (mean of log windows): {tps:.0f}; loss {metrics[0]['loss']:.3f} -> {metrics[-1]['loss']:.3f}")
     print(f"chat: first token {stats.first_token_s * 1000:.0f} ms, {stats.tokens_per_s:.0f} tokens/s")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from chart import bars
+
+    bars("skeleton", "Start-up and the demo, wall time", "s", [(n, v) for n, v, _ in rows], baseline=rows[0][0])
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,20 +1,23 @@
 """Training throughput in non-pad tokens/s: padded vs length-grouped vs packed, and LLaMA-Factory beside them.
 
-    python bench/train_throughput.py [--steps 20] [--lf-python /path/to/lf-venv/bin/python]
+    python bench/train_throughput.py [--steps 40] [--rounds 2] [--lf-python /path/to/lf-venv/bin/python] [--ui]
 
 A ~27M-parameter Llama built like the demo model (the demo tokenizer, random weights: speed does not
 depend on what the weights know), alpaca-shaped rows, cutoff 512, batch 8, LoRA r=8 on all linear layers.
 Each configuration is a real `python -m studio train` run; its figure is the non-pad tokens the Trainer
 counted over the wall time of the training loop (metrics.jsonl). LLaMA-Factory runs its default SFT
 recipe (padded, random order) on the same model, file and template: its figure is its samples/s times
-the mean non-pad tokens per example of the file. Also prints the UI server's CPU and memory while it
-watches a run. Figures, not pass/fail: the machine is noisy, so compare ratios from one run.
+the mean non-pad tokens per example of the file. Configurations alternate over --rounds (order rotated);
+the best round counts. Also: examples/s, the worker's peak RSS, MFU (6 x non-embedding parameters x
+non-pad tokens/s over this machine's measured matmul peak), a PNG in bench/results/, and with --ui the UI
+server's CPU and memory while it watches a run. Figures, not pass/fail: compare ratios from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -71,39 +74,75 @@ def bench_model(ws: Workspace) -> Path:
     return target
 
 
-def ours(ws: Workspace, name: str, steps: int, extra: str) -> float:
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's dense fp32 matmul FLOP/s (best of `repeats`): the denominator of MFU."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best
+
+
+def compute_params(ws: Workspace) -> int:
+    """Parameters every token passes through: all but the embedding table (a lookup, not a matmul)."""
+    from studio.plan import tensor_shapes
+
+    shapes = tensor_shapes(ws.root / "models" / "bench-27m")
+    return sum(math.prod(s) for name, s in shapes.items() if "embed_tokens" not in name)
+
+
+def peak_rss_mib(argv: list[str]) -> float:
+    """Run argv under a small wrapper that reports the largest resident size among its waited-for children."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+             "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], check=True, cwd=ROOT, capture_output=True,
+                          text=True)
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def ours(ws: Workspace, name: str, steps: int, extra: str) -> tuple[float, float]:
+    """(non-pad tokens/s over the training loop, peak RSS MiB of the worker)."""
     cfg = ws.root / f"{name}.yaml"
     cfg.write_text(f"model_name_or_path: models/bench-27m\ndataset: bench_alpaca\ntemplate: chatml\n"
                    f"cutoff_len: {CUTOFF}\nper_device_train_batch_size: {BATCH}\ngradient_accumulation_steps: 1\n"
                    f"max_steps: {steps}\nlogging_steps: 5\nsave_steps: 100000\nworst_rows: 0\nval_size: 0\n"
                    f"run_name: {name}\n{extra}", encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",
-                    "lora"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    shutil.rmtree(ws.runs_dir / name, ignore_errors=True)  # a second round reuses the name
+    rss = peak_rss_mib([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg),
+                        "--preset", "lora"])
     rows = [m for m in read_metrics(ws.runs_dir / name)[0] if "loss" in m]
     first, last = rows[0], rows[-1]  # from the first log line on: model loading and warm-up excluded
-    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"])
+    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"]), rss
 
 
-def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> float:
+def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> tuple[float, float]:
     out = Path(tempfile.mkdtemp())
     model = out / "model"
     shutil.copytree(ws.root / "models" / "bench-27m", model)
     config = json.loads((model / "tokenizer_config.json").read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"  # the class name older transformers know
     (model / "tokenizer_config.json").write_text(json.dumps(config))
-    done = subprocess.run([python, "-c", LF_SIDE, str(model), str(ws.data_dir), str(out / "run"), str(steps)],
-                          capture_output=True, text=True, cwd=out,
+    probe = ("import resource, subprocess, sys; d = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(d.stderr[-2000:], file=sys.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, python, "-c", LF_SIDE, str(model), str(ws.data_dir),
+                           str(out / "run"), str(steps)], capture_output=True, text=True, cwd=out,
                           env={**os.environ, "DISABLE_VERSION_CHECK": "1", "CUDA_VISIBLE_DEVICES": ""})
+    rss = int(done.stdout.split()[-1]) / 1024 if done.stdout.split() else 0.0
     out = out / "run"
     log = out / "trainer_log.jsonl"  # LLaMA-Factory's own per-log-step record: steps and elapsed seconds
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     rows = [r for r in rows if "loss" in r]
     if len(rows) < 2:
         print(done.stderr[-2000:])
-        return 0.0
+        return 0.0, rss
     first, last = rows[0], rows[-1]  # the same window as ours: from the first log line to the last
     examples = (last["current_steps"] - first["current_steps"]) * BATCH
-    return examples * mean_tokens / (_seconds(last["elapsed_time"]) - _seconds(first["elapsed_time"]))
+    return examples * mean_tokens / (_seconds(last["elapsed_time"]) - _seconds(first["elapsed_time"])), rss
 
 
 def _seconds(text: str) -> float:
@@ -163,6 +202,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--lf-python", default="")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ui", action="store_true", help="also measure the UI server while it watches a run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ws = Workspace.at(Path(tempfile.mkdtemp()) / "ws")
@@ -173,18 +214,42 @@ def main() -> None:
                                 "chatml", Options(CUTOFF))
     mean_tokens = sum(len(e.input_ids) for e in kept) / len(kept)
     print(f"data: {len(kept)} rows, mean {mean_tokens:.0f} tokens, cutoff {CUTOFF}, batch {BATCH}, {args.steps} steps")
-    figures = {}
-    if args.lf_python:
-        name = "LLaMA-Factory 0.9.3 (its default: padded)"
-        figures[name] = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
-        print(f"{name:42s} {figures[name]:8.0f} non-pad tokens/s", flush=True)
-    for name, extra in (("ours, padded", ""), ("ours, grouped by length", "group_by_length: true\n"),
-                        ("ours, packed", "packing: true\n")):
-        figures[name] = ours(ws, name.split()[-1], args.steps, extra)
-        print(f"{name:42s} {figures[name]:8.0f} non-pad tokens/s", flush=True)
-    base = next(iter(figures.values())) or 1.0
-    print("ratios to the first line: " + ", ".join(f"{k} x{v / base:.2f}" for k, v in figures.items()))
-    print(ui_cost(ws, 200), flush=True)
+    configs = [("ours, padded", ""), ("ours, grouped by length", "group_by_length: true\n"),
+               ("ours, packed", "packing: true\n")]
+    lf_name = "LLaMA-Factory 0.9.3 (its default: padded)"
+    tps: dict[str, list[float]] = {}
+    rss: dict[str, float] = {}
+    for round_ in range(args.rounds):  # alternate: each round runs every configuration once, order rotated
+        order = ([lf_name] if args.lf_python else []) + [n for n, _ in configs]
+        order = order[round_ % len(order):] + order[:round_ % len(order)]
+        for name in order:
+            if name == lf_name:
+                value, peak = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
+            else:
+                value, peak = ours(ws, name.split()[-1], args.steps, dict(configs)[name])
+            tps.setdefault(name, []).append(value)
+            rss[name] = max(rss.get(name, 0.0), peak)
+            print(f"  round {round_ + 1}: {name:42s} {value:8.0f} non-pad tokens/s, peak RSS {peak:.0f} MiB",
+                  flush=True)
+    peak_flops, n_params = matmul_peak(), compute_params(ws)
+    names = ([lf_name] if args.lf_python else []) + [n for n, _ in configs]
+    best = {n: max(tps[n]) for n in names}
+    base = best[names[0]] or 1.0
+    print(f"\nMFU = 6 x {n_params / 1e6:.1f}M non-embedding parameters x non-pad tokens/s "
+          f"/ measured fp32 matmul peak {peak_flops / 1e9:.1f} GFLOP/s (2048x2048, best of 5)")
+    print(f"{'configuration':42s} {'tok/s':>8s} {'ex/s':>6s} {'peak RSS':>9s} {'x first':>7s} {'MFU':>6s}")
+    for name in names:
+        mfu = 6 * n_params * best[name] / peak_flops
+        print(f"{name:42s} {best[name]:8.0f} {best[name] / mean_tokens:6.2f} {rss[name]:7.0f}Mi "
+              f"{best[name] / base:7.2f} {100 * mfu:5.1f}%")
+    sys.path.insert(0, str(ROOT / "bench"))
+    from chart import bars
+
+    bars("train_throughput", f"Training throughput, {n_params / 1e6:.0f}M Llama, LoRA r8, cutoff {CUTOFF}, "
+         f"batch {BATCH} (best of {args.rounds})", "non-pad tokens/s", [(n, best[n]) for n in names],
+         baseline=names[0])
+    if args.ui:
+        print(ui_cost(ws, 200), flush=True)
 
 
 if __name__ == "__main__":

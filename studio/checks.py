@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from studio.config import Issue, RunConfig, gpu_visible
@@ -11,6 +12,8 @@ from studio.data.registry import load_registry
 from studio.errors import StudioError
 from studio.messages import MESSAGES, Both
 from studio.workspace import Workspace
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # owner/name (or a legacy bare name like gpt2)
 
 
 def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
@@ -24,6 +27,8 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("model_name_or_path", "error", key, {"path": cfg.model_name_or_path}))
         else:
             issues += check_template(cfg, local)
+    elif not HUB_ID.fullmatch(cfg.model_name_or_path):
+        issues.append(Issue("model_name_or_path", "error", "config.model_not_id", {"path": cfg.model_name_or_path}))
     elif os.environ.get("HF_HUB_OFFLINE") == "1":
         issues.append(Issue("model_name_or_path", "error", "config.model_hub_offline",
                             {"path": cfg.model_name_or_path}))

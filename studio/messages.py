@@ -56,6 +56,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "config.not_mapping": ("{file}: expected a mapping of setting names to values.", "{file}：应为“设置名 → 值”的映射。"),
     "config.unknown_preset": ("Preset '{name}' does not exist; available: {available}.", "预设“{name}”不存在；可用的有：{available}。"),
     "config.model_missing": ("model_name_or_path: '{path}' is neither a model folder (with config.json) nor usable offline.", "model_name_or_path：“{path}”既不是模型文件夹（含 config.json），离线时也无法使用。"),
+    "config.model_not_id": ("model_name_or_path: '{path}' is neither a folder in the workspace nor a hub id such as owner/name.", "model_name_or_path：“{path}”既不是工作区中的文件夹，也不是 owner/name 这样的模型仓库 id。"),
     "config.model_hub_offline": ("model_name_or_path: '{path}' is not a local folder; it will be fetched from the hub, which is off (HF_HUB_OFFLINE=1).", "model_name_or_path：“{path}”不是本地文件夹，需要从模型仓库下载，但当前处于离线模式（HF_HUB_OFFLINE=1）。"),
     "config.model_creating": ("model_name_or_path: the demo model is still being created; try again in a few seconds.", "model_name_or_path：演示模型仍在创建中，请几秒后再试。"),
     "config.no_gpu": ("precision: {value} needs a CUDA GPU, and none is visible.", "precision：{value} 需要 CUDA GPU，但当前没有可用的 GPU。"),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,7 @@ from studio.demo import DEMO_MODEL, create_model, ensure_dataset
 from studio.workspace import Workspace
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +43,51 @@ def ws(tmp_path: Path, demo_model: Path) -> Workspace:
     ensure_dataset(workspace)
     shutil.copytree(demo_model, workspace.root / DEMO_MODEL)
     return workspace
+
+
+_bad_inputs = {"answered": 0, "failed": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "bad_input" in report.keywords:
+        _bad_inputs["answered" if report.passed else "failed"] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's tally: how many malformed inputs were each answered with one clear sentence."""
+    if sum(_bad_inputs.values()):
+        terminalreporter.write_line(f"bad inputs answered with one sentence: {_bad_inputs['answered']} "
+                                    f"(not answered: {_bad_inputs['failed']})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(ws: Workspace, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`python app.py` on a loopback port serving `ws`, once it answers; its output goes to app-stdout.log."""
+    port = port or _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(ws.root / "app-stdout.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url
+        except OSError:
+            assert proc.poll() is None, (ws.root / "app-stdout.log").read_text()
+            time.sleep(0.3)
+    raise AssertionError(f"the server did not answer on {url} within 60 s")
+
+
+@pytest.fixture
+def server(ws: Workspace) -> Iterator[str]:
+    proc, url = start_server(ws)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -47,7 +47,7 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
             return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs")
 
         train.start.click(started, [lang_radio, train.preset, *train.form.components],
-                          [train.result, runs_h.select, tabs])
+                          [train.result, runs_h.select, tabs], api_name="train_start")
         @guarded
         def copied(lang: str, run_id: str | None):
             if not run_id:

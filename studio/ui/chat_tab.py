@@ -209,10 +209,10 @@ def build(ctx: Ctx) -> ChatHandles:
     source.change(on_source, [source], [run_row, model_row])
     run.change(on_run, [ctx.lang_input, run], [weights])
     load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend],
-               [target, loaded])
+               [target, loaded], api_name="chat_load")
     unload.click(on_unload, [ctx.lang_input], [target, loaded])
     send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
-    send.click(on_send, send_inputs, [box, message, stats])
+    send.click(on_send, send_inputs, [box, message, stats], api_name="chat_send")
     message.submit(on_send, send_inputs, [box, message, stats])
     again.click(on_again, [ctx.lang_input, box, target, system, *numbers], [box, numbers[-1], stats])
     clear.click(lambda: ([], ""), None, [box, stats])

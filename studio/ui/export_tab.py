@@ -75,6 +75,7 @@ def build(ctx: Ctx) -> ExportHandles:
     run.change(on_run, [ctx.lang_input, run], [weights])
     for trigger in (run, weights, merge):
         trigger.change(default_out, [run, weights, merge], [out])
-    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client])
+    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client],
+                api_name="export")
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run])
     return ExportHandles(run, refresh)

@@ -27,8 +27,8 @@ def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.c
     if kind == "bool":
         return gr.Checkbox(value=value, **common)
     if kind in ("int", "float"):
-        return gr.Number(value=value, minimum=meta["ge"], maximum=meta["le"], precision=0 if kind == "int" else None,
-                         **common)
+        # no minimum/maximum here: the schema's check names the field in both languages; Gradio's would not
+        return gr.Number(value=value, precision=0 if kind == "int" else None, **common)
     return gr.Textbox(value=value, **common)
 
 

@@ -138,6 +138,7 @@ def _other_model(ws: Workspace) -> Path:
     (["--run", "nope"], "nope"),
     (["--run", "ident", "--backend", "unsloth"], "unsloth needs the unsloth package and a CUDA GPU"),
 ])
+@pytest.mark.bad_input
 def test_bad_chat_inputs_are_one_sentence(trained: Workspace, args: list[str], sentence: str) -> None:
     if not (trained.models_dir / "other").exists():
         _other_model(trained)
@@ -147,6 +148,7 @@ def test_bad_chat_inputs_are_one_sentence(trained: Workspace, args: list[str], s
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 
+@pytest.mark.bad_input
 def test_missing_base_and_weightless_checkpoint(trained: Workspace, tmp_path: Path) -> None:
     copy = Workspace.at(tmp_path / "ws")
     shutil.copytree(trained.runs_dir / "ident", copy.runs_dir / "ident")

@@ -69,6 +69,7 @@ def test_multimodal_file_registers_with_its_repairs_and_the_file_is_untouched(ws
     (["register", "--name", "x", "--file", "text2sql.jsonl", "--column", "oops"], "--column oops: expected KEY=VALUE"),
     (["preview", "--dataset", "nope"], "Dataset 'nope' is not registered"),
 ])
+@pytest.mark.bad_input
 def test_bad_input_gets_one_sentence_and_exit_2(ws: Workspace, data_dir: Path, args: list[str],
                                                 sentence: str) -> None:
     (data_dir / "bad.jsonl").write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
@@ -82,6 +83,7 @@ def test_bad_input_gets_one_sentence_and_exit_2(ws: Workspace, data_dir: Path, a
     assert ws.registry_file.read_bytes() == registry
 
 
+@pytest.mark.bad_input
 def test_a_registry_that_is_not_json_is_refused_untouched(ws: Workspace, data_dir: Path) -> None:
     ws.registry_file.write_text("{not json", encoding="utf-8")
     done = cli("--workspace", str(ws.root), "data", "register", "--name", "x", "--file", "text2sql.jsonl",

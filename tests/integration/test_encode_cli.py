@@ -39,6 +39,7 @@ def test_encode_writes_ids_and_labels_and_a_summary(ws: Workspace, tmp_path: Pat
     (("--cutoff-len", "5000"), "limit of 1024 tokens"),
     (("--mask-history", "--train-on-prompt"), "mask_history and train_on_prompt together"),
 ])
+@pytest.mark.bad_input
 def test_encode_refuses_bad_input_with_one_sentence(ws: Workspace, tmp_path: Path, flags: tuple[str, ...],
                                                     expected: str | None) -> None:
     done = cli("--workspace", str(ws.root), "data", "encode", "--dataset", "demo_identity",

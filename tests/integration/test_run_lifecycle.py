@@ -51,6 +51,7 @@ def test_dead_worker_found_by_a_restarted_server(ws: Workspace) -> None:
     assert after["state"] == "failed" and "RuntimeError: out of memory" in after["error"]
 
 
+@pytest.mark.bad_input
 def test_worker_fails_with_sentence_naming_bad_rows(ws: Workspace) -> None:
     (ws.data_dir / "broken.json").write_text('[{"instruction": "q"}, {"question": "x"}]', encoding="utf-8")
     register(ws.registry_file, "broken", {"file_name": "broken.json"})
@@ -62,6 +63,7 @@ def test_worker_fails_with_sentence_naming_bad_rows(ws: Workspace) -> None:
             "column 'output' is missing (mapped as response)") in error
 
 
+@pytest.mark.bad_input
 def test_launch_is_refused_when_no_row_survives(ws: Workspace, tmp_path: Path) -> None:
     (ws.data_dir / "broken.json").write_text('[{"instruction": "q", "output": ""}, {"instruction": "x"}]',
                                              encoding="utf-8")
@@ -74,6 +76,7 @@ def test_launch_is_refused_when_no_row_survives(ws: Workspace, tmp_path: Path) -
         in done.stderr
 
 
+@pytest.mark.bad_input
 def test_cli_validate_reports_every_error_and_exits_2(ws: Workspace, tmp_path: Path) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("dataset: nope\nlora_rank: 0\nbogus: 1\nprecision: bf16\n", encoding="utf-8")

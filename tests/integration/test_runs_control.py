@@ -75,6 +75,7 @@ def test_second_start_waits_in_the_queue_and_starts_when_the_device_frees(ws: Wo
     ("early_stopping_patience: 2\nval_size: 0\n", "early_stopping_patience: early stopping watches the eval loss"),
     ("quantization: 4bit\n", "quantization: '4bit' needs a CUDA GPU"),
 ])
+@pytest.mark.bad_input
 def test_bad_config_is_refused_before_launch(ws: Workspace, tmp_path: Path, yaml_text: str, expected: str) -> None:
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml_text, encoding="utf-8")
@@ -83,6 +84,7 @@ def test_bad_config_is_refused_before_launch(ws: Workspace, tmp_path: Path, yaml
     assert "Traceback" not in done.stderr and not list(ws.runs_dir.glob("*"))
 
 
+@pytest.mark.bad_input
 def test_same_output_name_twice_and_resume_without_checkpoint_are_refused(ws: Workspace, tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("run_name: once\nmax_steps: 2\nworst_rows: 0\n", encoding="utf-8")
@@ -102,6 +104,7 @@ def test_same_output_name_twice_and_resume_without_checkpoint_are_refused(ws: Wo
     assert deleted.returncode == 0 and not (ws.runs_dir / "once").exists()
 
 
+@pytest.mark.bad_input
 def test_worker_exception_mid_run_fails_with_its_reason(ws: Workspace) -> None:
     cfg, _ = presets.from_preset("demo", {"max_steps": 12, "save_steps": 4, "run_name": "blocked"})
     run_dir = runs.create_run(ws, cfg, "demo")
@@ -113,6 +116,7 @@ def test_worker_exception_mid_run_fails_with_its_reason(ws: Workspace) -> None:
     assert (run_dir / "checkpoint-4" / "trainer_state.json").exists()
 
 
+@pytest.mark.bad_input
 def test_disk_full_while_saving_fails_with_that_reason_and_keeps_earlier_checkpoints(ws: Workspace) -> None:
     cfg, _ = presets.from_preset("demo", {"max_steps": 12, "save_steps": 4, "save_total_limit": 5,
                                           "run_name": "full"})

@@ -2,9 +2,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 
+@pytest.mark.bad_input
 def test_app_refuses_network_bind_without_login(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0", "--workspace", str(tmp_path / "ws")],
                             cwd=ROOT, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
@@ -13,6 +16,7 @@ def test_app_refuses_network_bind_without_login(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.bad_input
 def test_app_refuses_malformed_auth(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "app.py", "--auth", "nocolon", "--lang", "zh",
                              "--workspace", str(tmp_path / "ws")], cwd=ROOT, capture_output=True, text=True,

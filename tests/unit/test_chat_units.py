@@ -29,6 +29,7 @@ def _adapter(folder: Path, hidden: int, base: str = "/somewhere/base") -> Path:
     return folder
 
 
+@pytest.mark.bad_input
 def test_adapter_shapes_must_fit_the_base(tmp_path: Path) -> None:
     adapter = _adapter(tmp_path / "a", 8)
     check_adapter(adapter, str(_model(tmp_path / "same", 8)))
@@ -62,6 +63,7 @@ def test_stepwise_relays_progress_then_result_or_error() -> None:
 
 @pytest.mark.parametrize("field, value", [("max_new_tokens", 0), ("temperature", -0.1), ("top_p", 1.5),
                                           ("top_k", -1), ("repetition_penalty", 0.0), ("seed", -3)])
+@pytest.mark.bad_input
 def test_generation_settings_out_of_range(field: str, value: float) -> None:
     with pytest.raises(StudioError, match=f"^{field}: {value} is outside"):
         GenSettings(**{field: value}).check()

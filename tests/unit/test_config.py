@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 import yaml
 
 from studio import config, presets
@@ -14,6 +15,7 @@ def test_every_field_has_english_and_chinese_label_and_help() -> None:
             assert label.strip() and help_text.strip(), (name, lang)
 
 
+@pytest.mark.bad_input
 def test_unknown_key_and_bad_type_are_errors_that_name_them() -> None:
     _, issues = from_dict({"lora_rnak": 8, "learning_rate": "fast"}, "my.yaml")
     texts = [i.text() for i in issues]
@@ -22,6 +24,7 @@ def test_unknown_key_and_bad_type_are_errors_that_name_them() -> None:
     assert has_errors(issues)
 
 
+@pytest.mark.bad_input
 def test_out_of_range_and_bad_choice_report_all_at_once() -> None:
     _, issues = from_dict({"lora_rank": 0, "lr_scheduler_type": "wild", "cutoff_len": -5}, "f")
     assert {i.field for i in issues if i.level == "error"} == {"lora_rank", "lr_scheduler_type", "cutoff_len"}

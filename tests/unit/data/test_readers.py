@@ -19,6 +19,7 @@ def test_read_rows_jsonl_and_limit(tmp_path: Path) -> None:
     assert read_rows(path, limit=3) == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
+@pytest.mark.bad_input
 def test_read_rows_names_line_of_bad_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"a": 1}\n{"a": 2}\n{"a": \n', encoding="utf-8")
@@ -28,6 +29,7 @@ def test_read_rows_names_line_of_bad_jsonl(tmp_path: Path) -> None:
     assert "第 3 行" in err.value.text("zh")
 
 
+@pytest.mark.bad_input
 def test_read_rows_refuses_non_utf8_and_empty(tmp_path: Path) -> None:
     latin = tmp_path / "latin.json"
     latin.write_bytes('[{"a": "café"}]'.encode("latin-1"))
@@ -39,6 +41,7 @@ def test_read_rows_refuses_non_utf8_and_empty(tmp_path: Path) -> None:
         read_rows(empty)
 
 
+@pytest.mark.bad_input
 def test_read_rows_names_row_that_is_not_an_object(tmp_path: Path) -> None:
     path = tmp_path / "mixed.json"
     path.write_text('[{"a": 1}, [1, 2]]', encoding="utf-8")
@@ -46,6 +49,7 @@ def test_read_rows_names_row_that_is_not_an_object(tmp_path: Path) -> None:
         read_rows(path)
 
 
+@pytest.mark.bad_input
 def test_read_rows_unsupported_extension(tmp_path: Path) -> None:
     path = tmp_path / "x.xlsx"
     path.write_text("zz", encoding="utf-8")
@@ -53,6 +57,7 @@ def test_read_rows_unsupported_extension(tmp_path: Path) -> None:
         read_rows(path)
 
 
+@pytest.mark.bad_input
 def test_json_list_is_streamed_and_names_the_line_of_a_broken_row(tmp_path: Path, monkeypatch) -> None:
     import studio.data.readers as readers
 
