@@ -82,7 +82,9 @@ def main() -> None:
                 losses = [json.loads(x)["loss"] for x in lines if x.strip() and '"loss"' in x]
                 if not losses:
                     continue
-                page.locator("#runs-table").get_by_text(f"{losses[-1]:.4f}").first.wait_for(timeout=30_000)
+                wanted, deadline = f"{losses[-1]:.4f}", time.perf_counter() + 30
+                while wanted not in page.locator("#runs-table").inner_text() and time.perf_counter() < deadline:
+                    page.wait_for_timeout(10)
                 delays.append(time.perf_counter() - written)
                 seen = metrics.stat().st_size  # lines that landed while we waited are not measured
             browser.close()

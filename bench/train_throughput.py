@@ -96,15 +96,6 @@ def compute_params(ws: Workspace) -> int:
     return sum(math.prod(s) for name, s in shapes.items() if "embed_tokens" not in name)
 
 
-def peak_rss_mib(argv: list[str]) -> float:
-    """Run argv under a small wrapper that reports the largest resident size among its waited-for children."""
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-             "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    done = subprocess.run([sys.executable, "-c", probe, *argv], check=True, cwd=ROOT, capture_output=True,
-                          text=True)
-    return int(done.stdout.split()[-1]) / 1024
-
-
 def ours(ws: Workspace, name: str, steps: int, extra: str) -> tuple[float, float]:
     """(non-pad tokens/s over the training loop, peak RSS MiB of the worker)."""
     cfg = ws.root / f"{name}.yaml"
@@ -113,8 +104,9 @@ def ours(ws: Workspace, name: str, steps: int, extra: str) -> tuple[float, float
                    f"max_steps: {steps}\nlogging_steps: 5\nsave_steps: 100000\nworst_rows: 0\nval_size: 0\n"
                    f"run_name: {name}\n{extra}", encoding="utf-8")
     shutil.rmtree(ws.runs_dir / name, ignore_errors=True)  # a second round reuses the name
-    rss = peak_rss_mib([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg),
-                        "--preset", "lora"])
+    subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",
+                    "lora"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    rss = float(json.loads((ws.runs_dir / name / "status.json").read_text())["peak_rss_mb"])  # the worker's own
     rows = [m for m in read_metrics(ws.runs_dir / name)[0] if "loss" in m]
     first, last = rows[0], rows[-1]  # from the first log line on: model loading and warm-up excluded
     return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"]), rss

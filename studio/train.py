@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -138,7 +139,8 @@ def main(run_dir: Path, resume: str | None = None) -> int:
             final = {"state": "failed", "error": str(err), "error_key": err.key, "error_fields": {"path": path}}
         else:
             final = {"state": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-    report(run_dir, finished_at=time.time(), exit_code=code, **final)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: the worker's high-water mark
+    report(run_dir, finished_at=time.time(), exit_code=code, peak_rss_mb=round(peak), **final)
     if rank0:
         _next_in_queue(run_dir)
     return code
