@@ -45,6 +45,20 @@ def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
         raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-") from None
 
 
+def run_pickers(ctx: Ctx) -> tuple[Any, Any]:
+    """The run dropdown's refresh and the weights dropdown's update on a run change (Chat and Export share them)."""
+    def refresh(lang: str, current: str | None):
+        ids = chat_targets.chat_runs(ctx.ws)
+        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
+
+    @guarded
+    def on_run(lang: str, run_id: str | None):
+        choices = chat_targets.weight_choices(ctx.ws, run_id) if run_id else []
+        return gr.update(choices=choices, value=choices[0] if choices else None)
+
+    return refresh, on_run
+
+
 def build(ctx: Ctx) -> ChatHandles:
     lang = ctx.lang
 
@@ -121,14 +135,7 @@ def build(ctx: Ctx) -> ChatHandles:
                                     gr.Markdown(elem_id=f"chat-{side}-stats")))
     del hint
 
-    def refresh(lang: str, current: str | None):
-        ids = chat_targets.chat_runs(ctx.ws)
-        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
-
-    @guarded
-    def on_run(lang: str, run_id: str | None):
-        choices = chat_targets.weight_choices(ctx.ws, run_id) if run_id else []
-        return gr.update(choices=choices, value=choices[0] if choices else None)
+    refresh, on_run = run_pickers(ctx)
 
     def on_source(choice: str):
         return gr.update(visible=choice == "run"), gr.update(visible=choice == "model")

@@ -10,6 +10,7 @@ import gradio as gr
 
 from studio import chat_targets, export
 from studio.errors import StudioError
+from studio.ui.chat_tab import run_pickers
 from studio.ui.context import Ctx, guarded, said_text, stepwise
 from studio.ui.i18n import t
 
@@ -46,14 +47,7 @@ def build(ctx: Ctx) -> ExportHandles:
     client = lab(gr.Code(language="python", label=t("export.client", lang), elem_id="export-client",
                          interactive=False), "export.client")
 
-    def refresh(lang: str, current: str | None):
-        ids = chat_targets.chat_runs(ctx.ws)
-        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
-
-    @guarded
-    def on_run(lang: str, run_id: str | None):
-        choices = chat_targets.weight_choices(ctx.ws, run_id) if run_id else []
-        return gr.update(choices=choices, value=choices[0] if choices else None)
+    refresh, on_run = run_pickers(ctx)
 
     def default_out(run_id: str | None, which: str | None, merged: bool) -> str:
         if not run_id:
