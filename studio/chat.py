@@ -102,12 +102,15 @@ def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = F
     hf.ready(with_peft=target.adapter is not None)
     from transformers import AutoTokenizer
 
+    from studio.modelinfo import check_remote_code
     from studio.tokenized import make_template
 
     quiet()
     say = say or (lambda _: None)
     started = time.perf_counter()
     say(both("chat.step_tokenizer", path=target.tokenizer))
+    for folder in {target.tokenizer, target.base}:
+        check_remote_code(folder, trust_remote_code)
     tokenizer = AutoTokenizer.from_pretrained(target.tokenizer, trust_remote_code=trust_remote_code)
     if target.backend == "unsloth":
         say(both("chat.step_unsloth", path=str(target.adapter or target.base)))

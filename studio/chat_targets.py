@@ -84,9 +84,11 @@ def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "
     """A model folder (or, from the command line, a hub id) with an optional adapter folder."""
     if not model.strip():
         raise StudioError("chat.no_model")
-    if from_browser:  # a browser names folders inside the workspace, nothing else
-        base = str(ws.confine(model.strip()))
-        adapter_dir = ws.confine(adapter.strip()) if adapter.strip() else None
+    if from_browser:  # a browser names folders under the model roots (or a cached hub id), nothing else
+        base = ws.browser_model(model)
+        adapter_dir = Path(ws.browser_model(adapter)) if adapter.strip() else None
+        if adapter_dir is not None and not adapter_dir.is_absolute():
+            raise StudioError("chat.not_adapter", folder=adapter.strip())
     else:  # a relative path is tried from here, then from the workspace (as run configs name models)
         base = model.strip()
         if not Path(base).expanduser().exists() and (ws.root / base).is_dir():

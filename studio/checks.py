@@ -25,6 +25,9 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
 
             key = "config.model_creating" if cfg.model_name_or_path == DEMO_MODEL else "config.model_missing"
             issues.append(Issue("model_name_or_path", "error", key, {"path": cfg.model_name_or_path}))
+        elif not any(local.glob("*.safetensors")):  # weights load from safetensors only: say so before launch
+            issues.append(Issue("model_name_or_path", "error", "config.no_safetensors",
+                                {"path": cfg.model_name_or_path}))
         else:
             issues += check_template(cfg, local)
     elif not HUB_ID.fullmatch(cfg.model_name_or_path):
@@ -40,10 +43,13 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
         if entry is None:
             issues.append(Issue("dataset", "error", "registry.unknown",
                                 {"name": cfg.dataset, "file": ws.registry_file.name}))
-        elif entry.state(ws.data_dir) == "remote":
+        elif (state := entry.state(ws.data_dir)) == "remote":
             issues.append(Issue("dataset", "error", "registry.remote", {"name": cfg.dataset}))
-        elif entry.state(ws.data_dir) == "missing":
+        elif state == "missing":
             issues.append(Issue("dataset", "error", "file.missing", {"file": entry.file_name or cfg.dataset}))
+        elif state == "outside":
+            issues.append(Issue("dataset", "error", "registry.outside", {"name": cfg.dataset,
+                                                                          "file": entry.file_name}))
         elif entry.ranking:
             issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
         elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from studio import cli_chat, cli_runs, presets
 from studio import config as cfgmod
 from studio.errors import StudioError
-from studio.workspace import Workspace
+from studio.workspace import DATA_DIRS_ENV, Workspace
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m studio", description="Fine-tuning studio, command line.")
     p.add_argument("--workspace", default="workspace", help="workspace folder (default ./workspace)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of error messages")
+    p.add_argument("--data-dir", action="append", default=[], metavar="DIR",
+                   help="a folder registered datasets may point into besides the data folder (repeatable; "
+                        "the same as the server's --data-dir and STUDIO_DATA_DIRS)")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="create the demo model and dataset in the workspace")
     c = sub.add_parser("config", help="config helpers")
@@ -163,6 +167,8 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.data_dir:  # read by the registry here and by any worker started from here
+        os.environ[DATA_DIRS_ENV] = os.pathsep.join(str(Path(d).expanduser().resolve()) for d in args.data_dir)
     try:
         ws = Workspace.at(args.workspace)
         if args.command == "demo":

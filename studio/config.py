@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -13,14 +12,17 @@ import yaml
 from studio.errors import StudioError
 from studio.messages import render
 from studio.templates import TEMPLATE_NAMES
+from studio.workspace import NAME_RE, check_text
 
 GROUPS = ("model", "data", "method", "train", "eval", "output", "distributed")
 
 
 def knob(default: Any, *, group: str, en: tuple[str, str], zh: tuple[str, str], ge: float | None = None,
-         le: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
-    """A config field with everything the UI, CLI and checks need to know about it."""
-    meta = {"group": group, "en": en, "zh": zh, "ge": ge, "le": le, "choices": choices}
+         le: float | None = None, choices: tuple[str, ...] | None = None, browser: bool = True) -> Any:
+    """A config field with everything the UI, CLI and checks need to know about it.
+
+    `browser=False` marks an operator's decision: the YAML and CLI set it, the form never shows or sends it."""
+    meta = {"group": group, "en": en, "zh": zh, "ge": ge, "le": le, "choices": choices, "browser": browser}
     return field(default=default, metadata=meta)
 
 
@@ -35,9 +37,11 @@ class RunConfig:
             "name; 'auto' uses the model's own chat template. Must match the model's chat format."),
         zh=("对话模板", "对话轮次的书写格式，与 LLaMA-Factory 同名模板一致；“auto”使用模型自带的对话模板。"
             "须与模型的对话格式一致。"))
-    trust_remote_code: bool = knob(False, group="model",
-        en=("Trust remote code", "Allow Python code shipped inside the model folder to run. Off unless you trust it."),
-        zh=("信任远程代码", "允许运行模型文件夹内附带的 Python 代码。除非信任来源，否则保持关闭。"))
+    trust_remote_code: bool = knob(False, group="model", browser=False,
+        en=("Trust remote code", "Allow Python code shipped inside the model folder to run (only modules inside that "
+            "folder). The operator's decision: the YAML for the CLI, --trust-remote-code for the server."),
+        zh=("信任远程代码", "允许运行模型文件夹内附带的 Python 代码（仅限该文件夹内的模块）。由管理员决定："
+            "命令行用 YAML 设置，服务器用 --trust-remote-code。"))
     # data
     dataset: str = knob("demo_identity", group="data",
         en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
@@ -179,6 +183,7 @@ class RunConfig:
             "留空则使用工作区的 cache/。"))
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
+BROWSER_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["browser"])
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
@@ -269,9 +274,16 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
                             {"rank": cfg.machine_rank, "machines": cfg.num_machines}))
     if cfg.num_machines > 1 and not cfg.main_process_ip.strip():
         issues.append(Issue("main_process_ip", "error", "config.need_main_ip", {}))
-    name = cfg.run_name
-    if name and (name in (".", "..") or not re.fullmatch(r"[\w][\w.\-]{0,79}", name) or ".." in name):
-        issues.append(Issue("run_name", "error", "config.bad_run_name", {"value": name}))
+    if cfg.run_name and not NAME_RE.fullmatch(cfg.run_name):
+        shown = cfg.run_name if len(cfg.run_name) <= 60 else cfg.run_name[:57] + "…"
+        issues.append(Issue("run_name", "error", "input.bad_name", {"field": "run_name", "value": shown}))
+    for name, f in FIELDS.items():  # NUL and control bytes never reach a path or a subprocess argument
+        value = getattr(cfg, name)
+        if str(f.type) == "str" and isinstance(value, str):
+            try:
+                check_text(value, name)
+            except StudioError as err:
+                issues.append(Issue(name, "error", err.key, dict(err.fields)))
     return issues
 
 

@@ -8,6 +8,7 @@ fails or is killed leaves no half-written folder, and an existing one is replace
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import time
@@ -19,9 +20,12 @@ from typing import Any
 from studio.chat_targets import ADAPTER_WEIGHTS, ChatTarget
 from studio.errors import StudioError
 from studio.messages import Both, both
+from studio.workspace import Workspace, check_name, check_text
 
 Say = Callable[[Both], None]
 ADAPTER_FILES = ("adapter_config.json", ADAPTER_WEIGHTS)
+MARKER = ".studio-export"  # written into every export: only a folder holding it may be replaced
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-\d+")
 
 
 @dataclass
@@ -35,11 +39,53 @@ class Exported:
 
 
 def check_target(out: Path, overwrite: bool) -> None:
-    """An existing, non-empty folder is replaced only with `overwrite`; a file in the way never."""
+    """An existing, non-empty folder is replaced only with `overwrite`, and only when an export wrote it;
+    a file in the way never."""
     if out.exists() and not out.is_dir():
         raise StudioError("export.not_folder", out=str(out))
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise StudioError("export.not_empty", out=str(out))
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise StudioError("export.not_empty", out=str(out))
+        if not (out / MARKER).is_file():
+            raise StudioError("export.not_export", out=str(out))
+
+
+def browser_target(ws: Workspace, folder: str) -> Path:
+    """Where a browser may export: one named folder directly under the workspace's exports/ ("NAME" or
+    "exports/NAME")."""
+    text = check_text(folder or "", "export folder").strip()
+    root = ws.exports_dir
+    root.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()
+    parts = Path(text).parts
+    if parts[:1] == ("exports",):
+        parts = parts[1:]
+    if len(parts) != 1 or parts[0] in (".", "..") or Path(text).is_absolute():
+        raise StudioError("export.outside", out=text, root=str(root))
+    out = (root / check_name(parts[0], "export folder")).resolve()
+    if out.parent != root:  # a symlink placed in exports/ is not followed out of it
+        raise StudioError("export.outside", out=text, root=str(root))
+    return out
+
+
+def recover(exports_dir: Path) -> list[str]:
+    """After a crash: half-written exports are removed, and a replaced export whose successor never arrived is
+    put back. Returns what was done, one line each (the server logs them at start)."""
+    done: list[str] = []
+    if not exports_dir.is_dir():
+        return done
+    for leftover in sorted(exports_dir.iterdir()):
+        match = _LEFTOVER.fullmatch(leftover.name)
+        if not match or not leftover.is_dir() or leftover.is_symlink():
+            continue
+        target = leftover.with_name(match["name"])
+        if match["kind"] == "old" and not target.exists():
+            leftover.rename(target)
+            done.append(f"restored {target.name} (its replacement did not finish)")
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+            done.append(f"removed {leftover.name}")
+    return done
 
 
 def serve_hints(out: Path, name: str, merged: bool, base: str = "", rank: int = 0) -> tuple[str, str]:
@@ -147,11 +193,13 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
             rank = int(json.loads((staging / "adapter_config.json").read_text(encoding="utf-8")).get("r", 0))
         command, client = serve_hints(out, name, merged, target.base, rank)
         (staging / "README.md").write_text(_card(target, merged, command, client), encoding="utf-8")
+        (staging / MARKER).write_text(json.dumps({"source": target.describe()}, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if p.name != MARKER)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     say(both("export.step_done", out=str(out), files=len(files), mb=f"{size / 2**20:.1f}",
                seconds=f"{time.perf_counter() - started:.1f}"))
@@ -159,7 +207,8 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    """Rename the finished folder into place; an old one (replacing was allowed) goes only after that."""
+    """Rename the finished folder into place; an old one (replacing was allowed) goes only after that. A crash
+    between the two renames leaves the old one under its hidden name, which `recover` puts back."""
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{time.time_ns()}")

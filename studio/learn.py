@@ -39,7 +39,8 @@ class Learned:
                 "spans": [{"text": s, "trained": on} for s, on in self.spans]}
 
 
-def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str, options: Options) -> Learned:
+def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str, options: Options,
+              trust_remote_code: bool = False) -> Learned:
     """Row `row` (1-based) of a registered dataset, encoded exactly as training would encode it."""
     items, _ = preview(data_dir, dataset, max(row, 1) - 1, 1)
     if not items:
@@ -47,7 +48,7 @@ def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str
     record, conv = items[0]
     if isinstance(conv, StudioError):
         raise conv
-    tokenizer = load_tokenizer(model)
+    tokenizer = load_tokenizer(model, trust_remote_code)
     result = Encoder(make_template(template, tokenizer), tokenizer, options).encode(conv)
     learned = Learned(record.file, record.number, template)
     if isinstance(result, Dropped):
@@ -59,7 +60,7 @@ def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str
     return learned
 
 
-def proposed_template(model: Path) -> str:
+def proposed_template(model: Path, trust_remote_code: bool = False) -> str:
     from studio.modelinfo import propose_template
 
-    return propose_template(model, load_tokenizer(model))[0]
+    return propose_template(model, load_tokenizer(model, trust_remote_code))[0]

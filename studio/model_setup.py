@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import RunConfig
+from studio.modelinfo import check_remote_code
 from studio.rundir import ADAPTER_DIR, MODEL_DIR
 from studio.templates import AUTO, get_template
 from studio.workspace import Workspace
@@ -39,7 +40,8 @@ def load_tokenizer(cfg: RunConfig, ws: Workspace) -> Any:
 
     from studio.encode import eos_id
 
-    tok = AutoTokenizer.from_pretrained(model_path(cfg, ws), trust_remote_code=cfg.trust_remote_code)
+    trust = check_remote_code(model_path(cfg, ws), cfg.trust_remote_code)
+    tok = AutoTokenizer.from_pretrained(model_path(cfg, ws), trust_remote_code=trust)
     if cfg.template != AUTO:
         template = get_template(cfg.template)
         if template.replace_eos and (stop := eos_id(template, tok)) is not None and stop != tok.eos_token_id:
@@ -92,7 +94,9 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
     # Full and freeze keep fp32 master weights; the Trainer's autocast gives the bf16/fp16 speed.
     load_dtype = dtype if cfg.finetuning_type == "lora" else torch.float32
     model = AutoModelForCausalLM.from_pretrained(
-        model_path(cfg, ws), dtype=load_dtype, trust_remote_code=cfg.trust_remote_code, use_safetensors=True,
+        model_path(cfg, ws), dtype=load_dtype, trust_remote_code=check_remote_code(model_path(cfg, ws),
+                                                                                   cfg.trust_remote_code),
+        use_safetensors=True,
         quantization_config=quant)
     model.config.use_cache = False  # no KV cache while training (it also keeps packed rows apart)
     if cfg.finetuning_type == "lora":

@@ -25,11 +25,57 @@ def fingerprint(folder: Path, names: tuple[str, ...] = TOKENIZER_FILES) -> tuple
     return tuple(out)
 
 
+CODE_MAPS = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
+
+
+def auto_map_refs(folder: Path) -> list[tuple[str, str]]:
+    """(file, class reference) for every `auto_map` entry: the code a model folder asks transformers to import."""
+    refs = []
+    for name in CODE_MAPS:
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        for value in (auto_map.values() if isinstance(auto_map, dict) else ()):
+            for ref in (value if isinstance(value, list) else [value]):
+                if ref is not None:
+                    refs.append((name, str(ref)))
+    return refs
+
+
+def check_remote_code(folder: Path | str, trust: bool) -> bool:
+    """Before any from_pretrained: with trust on, every auto_map reference must be a module file inside the folder
+    itself (no `repo--module.Class`, no file elsewhere); with trust off a folder that needs its code is refused
+    here, so transformers never reaches it. Returns `trust` for the call."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return trust  # a hub id: transformers applies trust_remote_code itself (off unless the operator allows it)
+    root = folder.resolve()
+    for file, ref in auto_map_refs(folder):
+        if not trust:
+            if model_config(folder).get("model_type") in _known_types():
+                continue  # transformers uses its own class and ignores the mapped code
+            raise StudioError("config.remote_code_off", path=str(folder), file=file)
+        module = ref.rsplit(".", 1)[0]
+        code = (folder / f"{module}.py").resolve()
+        if "--" in ref or "/" in module or "\\" in module or code.parent != root or not code.is_file():
+            raise StudioError("config.remote_code_outside", path=str(folder), file=file, ref=ref[:200])
+    return trust
+
+
+def _known_types() -> set[str]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return set(CONFIG_MAPPING_NAMES)
+
+
 @lru_cache(maxsize=8)
 def _cached(path: str, stamp: tuple, trust_remote_code: bool) -> Any:
     from studio import hf
 
     hf.ready()
+    check_remote_code(path, trust_remote_code)
     from transformers import AutoTokenizer
 
     try:

@@ -45,8 +45,17 @@ def new_run_id(ws: Workspace, cfg: RunConfig) -> str:
 
 
 def check_launch(ws: Workspace, cfg: RunConfig, from_browser: bool = False) -> list[Issue]:
-    """What only the runs folder can tell: a taken output name; a browser's cache folder outside the workspace."""
+    """What only the runs folder can tell: a taken output name; and for a browser, the fence: a model outside the
+    model folders, a cache folder outside the workspace, an operator-only setting."""
     issues = []
+    if from_browser:
+        try:
+            ws.browser_model(cfg.model_name_or_path)
+        except StudioError as err:
+            issues.append(Issue("model_name_or_path", "error", err.key, dict(err.fields)))
+        if cfg.trust_remote_code != ws.trust_remote_code:
+            issues.append(Issue("trust_remote_code", "error", "config.remote_code_off",
+                                {"path": cfg.model_name_or_path, "file": "trust_remote_code"}))
     if cfg.run_name and (ws.runs_dir / cfg.run_name).exists():
         issues.append(Issue("run_name", "error", "run.exists", {"run": cfg.run_name}))
     if from_browser and cfg.cache_dir:

@@ -66,15 +66,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(ws: Workspace, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(ws: Workspace, port: int | None = None, extra: tuple[str, ...] = (),
+                 wait_s: float = 60) -> tuple[subprocess.Popen[bytes], str]:
     """`python app.py` on a loopback port serving `ws`, once it answers; its output goes to app-stdout.log."""
     port = port or _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(ws.root / "app-stdout.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port), *extra],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1)
@@ -82,7 +83,7 @@ def start_server(ws: Workspace, port: int | None = None) -> tuple[subprocess.Pop
         except OSError:
             assert proc.poll() is None, (ws.root / "app-stdout.log").read_text()
             time.sleep(0.3)
-    raise AssertionError(f"the server did not answer on {url} within 60 s")
+    raise AssertionError(f"the server did not answer on {url} within {wait_s:.0f} s")
 
 
 @pytest.fixture

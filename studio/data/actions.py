@@ -19,6 +19,7 @@ from studio.data.readers import READERS, Record, folder_files, iter_records, rea
 from studio.data.registry import DatasetEntry, load_registry, register
 from studio.data.report import Report, inspect
 from studio.errors import StudioError
+from studio.workspace import check_name, check_text
 
 REGISTRY = "dataset_info.json"
 MAX_LISTED = 500
@@ -30,6 +31,7 @@ def registry_file(data_dir: Path) -> Path:
 
 def confine(data_dir: Path, user_path: str) -> Path:
     """A path typed or sent by a browser, resolved inside the data folder or refused."""
+    check_text(user_path, "file")
     root = data_dir.resolve()
     path = (root / Path(user_path.strip()).expanduser()).resolve()
     if root not in path.parents:
@@ -136,6 +138,7 @@ def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[
 
 def save(data_dir: Path, name: str, entry: DatasetEntry, *, overwrite: bool = False) -> None:
     """Register a checked mapping under `name` (asks before replacing: overwrite must be set)."""
+    check_name(name, "dataset name")
     problems = check_entry(data_dir, entry)
     if problems:
         raise problems[0]
@@ -154,15 +157,20 @@ def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, templa
     return inspect(entry, data_dir, tokenizer, model.name if model else "", template or "chatml")
 
 
-def upload(data_dir: Path, source: Path, name: str) -> str:
-    """Copy an uploaded file into the data folder under a name that is free (never replaces a file)."""
+def upload(data_dir: Path, source: Path, name: str, move: bool = False) -> str:
+    """Copy (or move: the server's temp copy is not kept twice) an uploaded file into the data folder under a
+    name that is free (never replaces a file)."""
+    check_text(name, "file name", limit=255)
     if Path(name).name != name or name.startswith(".") or not name:
         raise StudioError("data.upload_name", name=name)
     stem, suffix = Path(name).stem, Path(name).suffix
     target, n = data_dir / name, 1
     while target.exists():
         target, n = data_dir / f"{stem} ({n}){suffix}", n + 1
-    shutil.copyfile(source, target)
+    if move:
+        shutil.move(source, target)
+    else:
+        shutil.copyfile(source, target)
     return target.name
 
 

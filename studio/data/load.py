@@ -30,10 +30,13 @@ class Loaded:
 def entry_for(registry_file: Path, name: str) -> DatasetEntry:
     """A registered entry whose file can be read here (not remote, not missing)."""
     entry = get_entry(registry_file, name)
-    if entry.state(registry_file.parent) == "remote":
+    state = entry.state(registry_file.parent)
+    if state == "remote":
         raise StudioError("registry.remote", name=name)
-    if entry.state(registry_file.parent) == "missing":
+    if state == "missing":
         raise StudioError("file.missing", file=entry.file_name or name)
+    if state == "outside":
+        raise StudioError("registry.outside", name=name, file=entry.file_name)
     return entry
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from studio.errors import StudioError
+from studio.workspace import DATA_DIRS_ENV, check_name, env_roots, inside
 
 # "openai" is sharegpt with OpenAI's role / content names (and tool_calls); "text" is an alpaca entry
 # that maps only `prompt` to a text column, which is how LLaMA-Factory registers pre-training data.
@@ -40,7 +41,12 @@ OPENAI_TAGS: dict[str, str] = {
 # LLaMA-Factory ignores keys it does not know).
 FIXES = ("media_as_list", "image_placeholder")
 
-State = Literal["ok", "missing", "remote"]
+State = Literal["ok", "missing", "remote", "outside"]
+
+
+def data_roots(data_dir: Path) -> tuple[Path, ...]:
+    """Where registered files may live: the data folder and the operator's --data-dir roots."""
+    return (data_dir.resolve(), *env_roots(DATA_DIRS_ENV))
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,17 @@ class DatasetEntry:
         return data_dir / self.file_name
 
     def state(self, data_dir: Path) -> State:
+        """ok / missing / remote, or outside: the file (after symlinks) is not under a data root."""
         if self.remote:
             return "remote"
-        return "ok" if self.file_name and self.path(data_dir).exists() else "missing"
+        if not self.file_name or "\0" in self.file_name or not os.path.lexists(self.path(data_dir)):
+            return "missing"
+        roots, path = data_roots(data_dir), self.path(data_dir).resolve()
+        if not inside(path, roots):
+            return "outside"
+        if path.is_dir() and not all(inside(p.resolve(), roots) for p in path.iterdir()):
+            return "outside"
+        return "ok" if path.exists() else "missing"
 
 
 def load_registry(path: Path) -> dict[str, DatasetEntry]:
@@ -123,8 +137,7 @@ def get_entry(path: Path, name: str) -> DatasetEntry:
 
 def register(path: Path, name: str, raw: dict[str, object], *, overwrite: bool = False) -> None:
     """Add (or, when asked, replace) one entry, keeping every other entry, their order and text as they were."""
-    if not name.strip() or name != name.strip():
-        raise StudioError("registry.bad_name", name=name)
+    check_name(name, "dataset name")
     DatasetEntry.parse(name, raw)  # refuse a bad entry before touching the file
     data: dict[str, object] = {}
     if path.exists():

@@ -16,7 +16,8 @@ LANGS = [("English", "en"), ("中文", "zh")]
 
 
 def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
-    with gr.Blocks(title="Fine-tuning studio") as blocks:
+    # uploads are copied into data/ at once; Gradio's temp copies go after a day (and at every start)
+    with gr.Blocks(title="Fine-tuning studio", delete_cache=(3600, 86400)) as blocks:
         with gr.Row():
             title = gr.Markdown(t("app.title", lang), elem_id="app-title")
             lang_radio = gr.Radio(choices=LANGS, value=lang, label=t("app.lang", lang), elem_id="lang")

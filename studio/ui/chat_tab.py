@@ -47,6 +47,7 @@ def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
 
 def run_pickers(ctx: Ctx) -> tuple[Any, Any]:
     """The run dropdown's refresh and the weights dropdown's update on a run change (Chat and Export share them)."""
+    @guarded
     def refresh(lang: str, current: str | None):
         ids = chat_targets.chat_runs(ctx.ws)
         return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))

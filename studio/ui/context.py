@@ -7,6 +7,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -31,6 +32,13 @@ class Ctx:
         """Register how `block` is re-labelled when the language changes; returns the block."""
         self.relabels.append((block, fn))
         return block
+
+    def model_dir(self, model: str | None) -> Path:
+        """A model folder the page named, inside the model folders (a hub id is not read here)."""
+        local = self.ws.local_model_dir(model or "")
+        if local is None:
+            raise StudioError("config.model_missing", path=model)
+        return local
 
 
 def _fail(err: BaseException, lang: str) -> gr.Error:

@@ -17,6 +17,7 @@ from studio.errors import StudioError
 from studio.ui import data_render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
+from studio.workspace import check_name
 
 if TYPE_CHECKING:
     from studio.ui.data_tab import Viewer
@@ -126,9 +127,12 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
         return data_render.row_outputs(actions.row_views(items), row, lang)
 
+    @guarded
+
     def do_save(lang: str, entry_name: str, replace: bool, file_value: str | None, fmt: str, *rest: Any):
         *values, chosen_fixes = rest
         try:
+            check_name(entry_name, "dataset name")  # before the mapping is read: a bad name is said as such
             if not file_value:
                 raise StudioError("mapping.required", role=t("data.file", lang))
             entry = entry_of(file_value, fmt, tuple(values), chosen_fixes, entry_name)
@@ -142,7 +146,7 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     def uploaded(lang: str, path: str | None):
         if not path:
             return gr.update(), ""
-        stored = actions.upload(data_dir, Path(path), Path(path).name)
+        stored = actions.upload(data_dir, ctx.ws.uploaded(path), Path(path).name, move=True)
         return gr.update(choices=actions.data_files(data_dir), value=stored), t("data.uploaded", lang, name=stored)
 
     show_inputs = [ctx.lang_input, *form, view.row]

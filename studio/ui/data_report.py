@@ -60,7 +60,7 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
     def inspect(lang: str, name: str | None, model_path: str | None):
         if not name:
             return [None] + [gr.update()] * 9
-        model = ws.confine(model_path) if model_path else None
+        model = ctx.model_dir(model_path) if model_path else None
         report = actions.inspect_dataset(ws.data_dir, name, model)
         return [report, *render(lang, report), gr.update(value=report.suggested_cutoff), 1]
 
@@ -74,8 +74,12 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
                 data_render.cdf_frame(report), data_render.advice_markdown(report, lang),
                 data_render.dropped_frame(report, 1, lang)]
 
+    @guarded
+
     def effect_of(lang: str, report: Report | None, value: float | None):
         return data_render.cutoff_text(report, int(value), lang) if report and value else ""
+
+    @guarded
 
     def page_of(lang: str, report: Report | None, number: float | None):
         return data_render.dropped_frame(report, int(number or 1), lang) if report else gr.update()

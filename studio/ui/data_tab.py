@@ -156,8 +156,8 @@ def build(ctx: Ctx) -> DataHandles:
         if not (name and model and template):
             return "", "", gr.update(visible=False)
         try:
-            result = learn_row(ctx.ws.data_dir, name, int(number or 1), ctx.ws.confine(model), template,
-                               Options(int(cutoff or 1024)))
+            result = learn_row(ctx.ws.data_dir, name, int(number or 1), ctx.model_dir(model), template,
+                               Options(int(cutoff or 1024)), ctx.ws.trust_remote_code)
         except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
             return err.text(lang), "", gr.update(visible=False)
         return (learn_panel.summary(result, lang), learn_panel.text_html(result),
@@ -165,7 +165,8 @@ def build(ctx: Ctx) -> DataHandles:
 
     @guarded
     def propose(lang: str, model: str | None):
-        return gr.update(value=proposed_template(ctx.ws.confine(model))) if model else gr.update()
+        return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model else \
+            gr.update()
 
     learn_inputs = [ctx.lang_input, select, view.row, learn.model, learn.template, learn.cutoff, learn.show]
     learn_outputs = [learn.summary, learn.text, learn.tokens]

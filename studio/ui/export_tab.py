@@ -59,17 +59,17 @@ def build(ctx: Ctx) -> ExportHandles:
         if not run_id:
             raise StudioError("chat.no_model")
         target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
-        destination = ctx.ws.confine(folder.strip() or default_out(run_id, which, merged))
+        destination = export.browser_target(ctx.ws, folder.strip() or default_out(run_id, which, merged))
         export.check_target(destination, overwrite)  # before any weight is read
         yield "…", "", ""
         for lines, done, finished in stepwise(lambda say: export.export(target, destination, merged, overwrite,
                                                                          say)):
             yield said_text(lines, lang), (done.serve if finished else ""), (done.client if finished else "")
 
-    run.change(on_run, [ctx.lang_input, run], [weights])
+    run.change(on_run, [ctx.lang_input, run], [weights], api_name="export_weights")
     for trigger in (run, weights, merge):
         trigger.change(default_out, [run, weights, merge], [out])
     start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client],
                 api_name="export")
-    ctx.blocks.load(refresh, [ctx.lang_input, run], [run])
+    ctx.blocks.load(refresh, [ctx.lang_input, run], [run], api_name="export_runs")
     return ExportHandles(run, refresh)

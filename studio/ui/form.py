@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.config import FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
+from studio.config import BROWSER_FIELDS, FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
 
 
 def field_label(name: str, lang: str) -> tuple[str, str]:
@@ -38,7 +38,7 @@ class Form:
 
     @property
     def components(self) -> list[gr.components.Component]:
-        return [self.widgets[name] for name in FIELDS]  # schema order, as to_config expects
+        return [self.widgets[name] for name in BROWSER_FIELDS]  # schema order, as to_config expects
 
 
 def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles: dict[str, str]) -> Form:
@@ -46,7 +46,7 @@ def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles
     widgets: dict[str, gr.components.Component] = {}
     values = to_dict(cfg)
     for group in GROUPS:
-        names = [n for n, f in FIELDS.items() if f.metadata["group"] == group]
+        names = [n for n in BROWSER_FIELDS if FIELDS[n].metadata["group"] == group]
         with gr.Accordion(group_titles[group], open=group in ("model", "data"), elem_id=f"cfg-group-{group}"):
             with gr.Row(equal_height=False):
                 for name in names:
@@ -54,10 +54,12 @@ def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles
     return Form(widgets)
 
 
-def to_config(values: list[Any]) -> tuple[RunConfig, list[Issue]]:
-    """Widget values in schema order -> config and the type issues found (the same parser YAML goes through)."""
-    data = {}
-    for name, value in zip(FIELDS, values, strict=True):
+def to_config(values: list[Any], trust_remote_code: bool = False) -> tuple[RunConfig, list[Issue]]:
+    """Widget values in schema order -> config and the type issues found (the same parser YAML goes through).
+
+    Operator-only fields are not among the values: `trust_remote_code` is the server's setting, passed in."""
+    data: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    for name, value in zip(BROWSER_FIELDS, values, strict=True):
         if str(FIELDS[name].type) == "int" and isinstance(value, float) and value.is_integer():
             value = int(value)
         data[name] = value
@@ -65,9 +67,8 @@ def to_config(values: list[Any]) -> tuple[RunConfig, list[Issue]]:
 
 
 def values_of(cfg: RunConfig) -> list[Any]:
-    return list(to_dict(cfg).values())
-
-
+    values = to_dict(cfg)
+    return [values[name] for name in BROWSER_FIELDS]
 
 
 def field_update(name: str, lang: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.state.missing": ("missing file", "文件缺失"),
     "data.state.remote": ("remote (hub, not loadable offline)", "远程（模型仓库，离线不可用）"),
     "data.state.ranking": ("preference pairs", "偏好数据"),
+    "data.state.outside": ("outside the data folder (the operator can allow it with --data-dir)", "在数据文件夹之外（可由管理员用 --data-dir 允许）"),
     "data.row": ("Row", "行号"),
     "data.effective": ("Effective mapping (defaults filled in):", "实际生效的映射（已补全默认值）："),
     "data.prev": ("◀ Previous", "◀ 上一行"),

@@ -48,10 +48,18 @@ def _gib(value: float) -> str:
     return f"{value / plan.GIB:.2f} GiB" if value >= 0.01 * plan.GIB else f"{value / 2**20:.1f} MiB"
 
 
+def form_config(ctx: Ctx, values: Any) -> tuple[cfgmod.RunConfig, list[cfgmod.Issue]]:
+    """The form's values as a config; trust_remote_code is the server's setting, never the page's."""
+    return formmod.to_config(list(values), ctx.ws.trust_remote_code)
+
+
 def memory_text(ctx: Ctx, cfg: cfgmod.RunConfig, lang: str) -> str:
     """The estimate of memory per device against the device's (read from headers; nothing is loaded)."""
-    local = ctx.ws.root / cfg.model_name_or_path
-    est = plan.estimate(local, cfg, cfgmod.gpu_visible()) if (local / "config.json").exists() else None
+    try:
+        local = ctx.ws.local_model_dir(cfg.model_name_or_path)
+    except StudioError as err:
+        return err.text(lang)
+    est = plan.estimate(local, cfg, cfgmod.gpu_visible()) if local else None
     if est is None:
         return t("train.memory_unknown", lang)
     cutoff = cfg.cutoff_len or "p99"
@@ -112,9 +120,13 @@ def build(ctx: Ctx) -> TrainHandles:
         cfg, issues = presets.from_preset(name)
         return [presets.preset_rationale(name), issues_markdown(issues, lang), *formmod.values_of(cfg)]
 
+    @guarded
+
     def on_change(lang: str, *values: Any):
-        cfg, _ = formmod.to_config(list(values))
+        cfg, _ = form_config(ctx, values)
         return batch_text(cfg, lang), memory_text(ctx, cfg, lang), preview(ctx, cfg, lang)
+
+    @guarded
 
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
@@ -123,21 +135,29 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
     def on_model(lang: str, model: str | None):
         """A model folder proposes its own template (its family's, or `auto` when it has a chat template)."""
-        local = ctx.ws.root / (model or "")
-        if not model or not (local / "config.json").exists():
-            return gr.update()
-        return gr.update(value=proposed_template(ctx.ws.confine(model)))
+        try:
+            local = ctx.ws.local_model_dir(model or "") if model else None
+        except StudioError:
+            return gr.update()  # the template note says why
+        return gr.update(value=proposed_template(local, ctx.ws.trust_remote_code)) if local else gr.update()
 
+    @guarded
     def on_template(lang: str, *values: Any):
-        cfg, _ = formmod.to_config(list(values))
-        local = ctx.ws.root / cfg.model_name_or_path
-        return issues_markdown(check_template(cfg, local), lang) if (local / "config.json").exists() else ""
+        cfg, _ = form_config(ctx, values)
+        try:
+            local = ctx.ws.local_model_dir(cfg.model_name_or_path)
+        except StudioError as err:
+            return err.text(lang)
+        return issues_markdown(check_template(cfg, local), lang) if local else ""
 
     @guarded
     def on_learn(lang: str, row: float | None, show_tokens: bool, *values: Any):
-        cfg, issues = formmod.to_config(list(values))
-        local = ctx.ws.root / cfg.model_name_or_path
-        if not (local / "config.json").exists():
+        cfg, issues = form_config(ctx, values)
+        try:
+            local = ctx.ws.local_model_dir(cfg.model_name_or_path)
+        except StudioError as err:
+            return err.text(lang), "", gr.update(visible=False)
+        if local is None:
             return issues_markdown(issues, lang), "", gr.update(visible=False)
         issues += check_template(cfg, local)
         if cfgmod.has_errors(issues):
@@ -145,8 +165,8 @@ def build(ctx: Ctx) -> TrainHandles:
         try:
             cfg, _ = plan.resolve(ctx.ws, cfg)
             options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
-            learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), ctx.ws.confine(cfg.model_name_or_path),
-                                cfg.template, options)
+            learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), local, cfg.template, options,
+                                cfg.trust_remote_code)
         except StudioError as err:
             return err.text(lang), "", gr.update(visible=False)
         return (learn_panel.summary(learned, lang), learn_panel.text_html(learned),
@@ -170,8 +190,11 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
     def on_start(lang: str, preset: str, *values: Any) -> tuple[str, str | None]:
         """Validate exactly as the CLI does; launch (or queue) only when there is no error. Returns (message, run id)."""
-        cfg, issues = formmod.to_config(list(values))
-        issues += check_environment(cfg, ctx.ws) + runs.check_launch(ctx.ws, cfg, from_browser=True)
+        cfg, issues = form_config(ctx, values)
+        if not cfgmod.has_errors(issues):  # values well-formed: now the fence (model, cache, operator settings)
+            issues += runs.check_launch(ctx.ws, cfg, from_browser=True)
+        if not cfgmod.has_errors(issues):  # the model and data are known to be where a browser may point
+            issues += check_environment(cfg, ctx.ws)
         if cfgmod.has_errors(issues):
             return issues_markdown(issues, lang), None
         cfg, chosen = plan.resolve(ctx.ws, cfg)

@@ -1,5 +1,5 @@
 """Chat with a checkpoint and the final weights, compare base and tuned, unload; export merged and adapter-only
-from the browser, refusing a non-empty folder without "replace" and a folder outside the workspace."""
+from the browser, refusing a non-empty folder without "replace" and a folder outside exports/."""
 
 from pathlib import Path
 
@@ -60,7 +60,7 @@ def test_chat_compare_unload(trained: str, studio: StudioPage) -> None:
     studio.page.locator("#chat-source").get_by_text("a model folder").click()
     studio.page.locator("#chat-model textarea").fill("../../../etc")
     studio.load_chat()
-    studio.toast("outside the workspace")
+    studio.toast("a model must be a folder under models/")
     studio.page.locator("#chat-model textarea").fill("models/demo-tiny")
     studio.page.locator("#chat-adapter textarea").fill(f"runs/{trained}/checkpoint-80")
     studio.load_chat()
@@ -101,5 +101,5 @@ def test_export_from_the_browser(trained: str, ws: Workspace, studio: StudioPage
     assert (ws.root / "exports" / "ident-final-adapter" / "adapter_model.safetensors").exists()
     studio.page.locator("#export-out textarea").fill("/tmp/elsewhere")
     studio.page.locator("#export-start").click()
-    studio.toast("outside the workspace")
+    studio.toast("exports are written under")
     studio.shot("2-adapter")

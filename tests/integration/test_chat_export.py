@@ -159,9 +159,9 @@ def test_missing_base_and_weightless_checkpoint(trained: Workspace, tmp_path: Pa
     (copy.runs_dir / "ident" / "checkpoint-80" / "adapter_model.safetensors").unlink()
     empty = cli("--workspace", str(copy.root), "chat", "--run", "ident", "--checkpoint", "80", "--prompt", "hi")
     assert empty.returncode == 2 and "holds no weights: expected adapter_model.safetensors" in empty.stderr
-    with pytest.raises(StudioError, match="outside the workspace"):
+    with pytest.raises(StudioError, match="a model must be a folder under models/"):
         chat_targets.model_target(copy, "../../etc", from_browser=True)
-    with pytest.raises(StudioError, match="outside the workspace"):
+    with pytest.raises(StudioError, match="a model must be a folder under models/"):
         chat_targets.model_target(copy, DEMO_MODEL, adapter="/tmp", from_browser=True)
 
 

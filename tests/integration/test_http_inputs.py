@@ -50,11 +50,10 @@ CASES = [
     ("/detect", ["no-such-file.jsonl"], "not found"),
     ("/describe", ["no such dataset"], "no such dataset"),
     ("/inspect", ["no such dataset", "models/demo-tiny"], "no such dataset"),
-    ("/inspect", ["demo_identity", "../../../etc"], "outside the workspace"),
-    ("/chat_load", ["model", None, None, "../../../etc", "", "chatml", "transformers"], "outside the workspace"),
-    ("/chat_load", ["model", None, None, "/etc", "", "chatml", "transformers"], "outside the workspace"),
-    ("/chat_load", ["model", None, None, "models/demo-tiny", "/tmp", "chatml", "transformers"],
-     "outside the workspace"),
+    ("/inspect", ["demo_identity", "../../../etc"], "a model must be a folder under models/"),
+    ("/chat_load", ["model", None, None, "../../../etc", "", "chatml", "transformers"], "a model must be a folder under models/"),
+    ("/chat_load", ["model", None, None, "/etc", "", "chatml", "transformers"], "a model must be a folder under models/"),
+    ("/chat_load", ["model", None, None, "models/demo-tiny", "/tmp", "chatml", "transformers"], "a model must be a folder under models/"),
     ("/chat_load", ["model", None, None, "", "", "chatml", "transformers"], "give a model folder"),
     ("/chat_load", ["run", "no-such-run", "final", "", "", "chatml", "transformers"], "no-such-run"),
     ("/chat_load", ["run", None, None, "", "", "chatml", "unsloth"], "choose a run"),
@@ -62,8 +61,8 @@ CASES = [
     ("/chat_send", ["hello", [], "", 64, 0, 1, 50, 1, 0], "No model is loaded"),
     ("/export", ["no-such-run", "final", True, "exports/x", False], "no-such-run"),
     ("/export", [None, None, True, "", False], "choose a run"),
-    ("/propose", ["../../../etc"], "outside the workspace"),
-    ("/learned", ["demo_identity", 1, "/etc", "chatml", 1024, False], "outside the workspace"),
+    ("/propose", ["../../../etc"], "a model must be a folder under models/"),
+    ("/learned", ["demo_identity", 1, "/etc", "chatml", 1024, False], "a model must be a folder under models/"),
     ("/train_start", ["demo", *_form(run_name="../escape")], "run_name"),
     ("/train_start", ["demo", *_form(run_name="a/b")], "run_name"),
     ("/train_start", ["demo", *_form(model_name_or_path="--help")], "model_name_or_path"),
@@ -101,7 +100,7 @@ def test_http_launch_runs_only_the_schema(served: tuple[str, Workspace]) -> None
 
     server, ws = served
     client = Client(server, verbose=False)
-    client.predict("en", "demo", *_form(run_name="probe", max_steps=2, worst_rows=0, trust_remote_code=False),
+    client.predict("en", "demo", *_form(run_name="probe", max_steps=2, worst_rows=0),
                    api_name="/train_start")
     run_dir = ws.runs_dir / "probe"
     command = (run_dir / "command.txt").read_text().split()

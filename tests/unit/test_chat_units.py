@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from studio.chat import GenSettings
 from studio.chat_targets import check_adapter
 from studio.errors import StudioError
-from studio.export import check_target, serve_hints
+from studio.export import MARKER, check_target, serve_hints
 from studio.ui.context import stepwise
 
 
@@ -75,6 +75,9 @@ def test_export_target_rules_and_serving_lines(tmp_path: Path) -> None:
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(StudioError, match="exists and is not empty"):
         check_target(tmp_path / "full", overwrite=False)
+    with pytest.raises(StudioError, match="not written by an export"):  # only an earlier export is replaced
+        check_target(tmp_path / "full", overwrite=True)
+    (tmp_path / "full" / MARKER).write_text("{}")
     check_target(tmp_path / "full", overwrite=True)
     command, client = serve_hints(Path("/out/my model"), "mine", merged=True)
     assert command == "vllm serve '/out/my model' --served-model-name mine" and "model='mine'" in client
