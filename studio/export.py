@@ -163,9 +163,12 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
     """Write the export to `out`; `merge` is implied for a full / freeze run (it has no adapter)."""
     from studio import hf
     from studio.chat import quiet
+    from studio.modelinfo import check_remote_code
 
     hf.ready(with_peft=True)
     quiet()
+    for folder in {target.tokenizer, target.base}:  # export never runs model code: said here, not mid-write
+        check_remote_code(folder, False)
     say = say or (lambda _: None)
     out = out.expanduser().resolve()
     check_target(out, overwrite)

@@ -28,7 +28,7 @@ from studio.rundir import (
     trim_metrics,
     update_status,
 )
-from studio.workspace import Workspace
+from studio.workspace import NAME_RE, Workspace
 
 
 def new_run_id(ws: Workspace, cfg: RunConfig) -> str:
@@ -56,7 +56,7 @@ def check_launch(ws: Workspace, cfg: RunConfig, from_browser: bool = False) -> l
         if cfg.trust_remote_code != ws.trust_remote_code:
             issues.append(Issue("trust_remote_code", "error", "config.remote_code_off",
                                 {"path": cfg.model_name_or_path, "file": "trust_remote_code"}))
-    if cfg.run_name and (ws.runs_dir / cfg.run_name).exists():
+    if cfg.run_name and NAME_RE.fullmatch(cfg.run_name) and (ws.runs_dir / cfg.run_name).exists():
         issues.append(Issue("run_name", "error", "run.exists", {"run": cfg.run_name}))
     if from_browser and cfg.cache_dir:
         try:

@@ -37,6 +37,7 @@ def test_demo_train_watch_and_chat(studio: StudioPage) -> None:
 
     # Chat: load the finished run and ask who it is; the answer streams in
     studio.tab("Chat")
+    expect(studio.page.locator("#chat-run input")).not_to_have_value("", timeout=30_000)  # the tab's run list
     studio.load_chat()
     studio.expect_text("chat-loaded", "Loaded:", timeout=60_000)
     studio.expect_text("chat-loaded", "adapter")

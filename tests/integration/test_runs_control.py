@@ -70,8 +70,8 @@ def test_second_start_waits_in_the_queue_and_starts_when_the_device_frees(ws: Wo
     ("cutoff_len: 4096\n", "cutoff_len: 4096 is more than the model's limit of 1024 tokens"),
     ("model_name_or_path: models/nope\n", "model_name_or_path: 'models/nope' is neither a model folder"),
     ("dataset: nope\n", "Dataset 'nope' is not registered"),
-    ("run_name: a/b\n", "run_name: 'a/b' must be a plain folder name"),
-    ("run_name: ..\n", "run_name: '..' must be a plain folder name"),
+    ("run_name: a/b\n", "run_name: 'a/b' is not a usable name"),
+    ("run_name: ..\n", "run_name: '..' is not a usable name"),
     ("early_stopping_patience: 2\nval_size: 0\n", "early_stopping_patience: early stopping watches the eval loss"),
     ("quantization: 4bit\n", "quantization: '4bit' needs a CUDA GPU"),
 ])
