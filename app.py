@@ -9,8 +9,8 @@ import shutil
 import subprocess
 import sys
 
-from studio.errors import StudioError
-from studio.workspace import DATA_DIRS_ENV, MODEL_DIRS_ENV, REMOTE_CODE_ENV, REPO_ROOT, Workspace
+from studio.core.errors import StudioError
+from studio.core.workspace import DATA_DIRS_ENV, MODEL_DIRS_ENV, REMOTE_CODE_ENV, REPO_ROOT, Workspace
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GRADIO_TEMP_DIR"] = str(uploads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=[logging.StreamHandler(), logging.FileHandler(ws.root / "server.log")])
-    from studio.demo import demo_model_ready, ensure_dataset
-    from studio.export import recover
+    from studio.serve.export import recover
+    from studio.train.demo import demo_model_ready, ensure_dataset
 
     for line in recover(ws.exports_dir):
         logging.getLogger("studio.export").info("exports: %s", line)

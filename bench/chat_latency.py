@@ -34,12 +34,13 @@ def _rss_mib() -> float:
 def child(ws_dir: str, rounds: int) -> None:
     import torch
 
-    from studio import chat, chat_targets
-    from studio.workspace import Workspace
+    from studio.core.workspace import Workspace
+    from studio.serve import chat
+    from studio.serve import targets as chat_targets
 
     ws = Workspace.at(ws_dir)
     started = time.perf_counter()
-    from studio import hf
+    from studio.core import hf
 
     hf.ready(with_peft=True)  # what the first Load in a fresh server pays once
     import_s = time.perf_counter() - started

@@ -27,6 +27,7 @@ import sys, time, resource
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from studio.data import actions
+from studio.encode import lengths
 from studio.data.registry import DatasetEntry
 start = time.perf_counter()
 entry = DatasetEntry.parse("big", {{"file_name": {name!r}}})
@@ -125,8 +126,8 @@ def main() -> None:
 def inspect_figures(folder: Path, model: Path) -> None:
     """The full report pass (read, convert, quality, batched token lengths) on 50,000 alpaca rows."""
     sys.path.insert(0, str(ROOT))
-    from studio.data import actions
     from studio.data.registry import register
+    from studio.encode import lengths
 
     path = folder / "inspect.jsonl"
     rows = make_rows(1 << 40, path, as_list=False, max_rows=50_000)
@@ -135,7 +136,7 @@ def inspect_figures(folder: Path, model: Path) -> None:
         print(f"\n(no model at {model}: run `python -m studio demo` for the token-length figure)")
         model = None
     start = time.perf_counter()
-    report = actions.inspect_dataset(folder, "bench", model)
+    report = lengths.inspect_dataset(folder, "bench", model)
     took = time.perf_counter() - start
     print(f"\ninspect of {rows:,} rows ({path.stat().st_size / (1 << 20):.0f} MiB) with the demo tokenizer: "
           f"{took:.1f} s, {rows / took:,.0f} rows/s; kept {report.kept:,}, duplicates "

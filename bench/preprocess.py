@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from studio.demo import DEMO_DATASET, create_model, ensure_dataset  # noqa: E402
-from studio.encode import Options  # noqa: E402
-from studio.modelinfo import load_tokenizer  # noqa: E402
-from studio.packing import batched, efficiency, pack  # noqa: E402
-from studio.tokenized import encode_dataset  # noqa: E402
-from studio.workspace import Workspace  # noqa: E402
+from studio.core.workspace import Workspace  # noqa: E402
+from studio.encode.cache import encode_dataset  # noqa: E402
+from studio.encode.encoder import Options  # noqa: E402
+from studio.encode.packing import batched, efficiency, pack  # noqa: E402
+from studio.model.info import load_tokenizer  # noqa: E402
+from studio.train.demo import DEMO_DATASET, create_model, ensure_dataset  # noqa: E402
 
 WORDS = ("the model learns from data and answers questions about water fire trees books rivers mountains "
          "我 你 他 学习 数据 回答 问题 山 水 火 树 书 河 城市 音乐 朋友 老师 学校").split()

@@ -66,8 +66,9 @@ def main() -> None:
 
     run_dir = next((ws / "runs").iterdir())
     metrics = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    from studio import chat, chat_targets
-    from studio.workspace import Workspace
+    from studio.core.workspace import Workspace
+    from studio.serve import chat
+    from studio.serve import targets as chat_targets
 
     cm = chat.load(chat_targets.run_target(Workspace.at(ws), run_dir.name))
     stats = chat.ReplyStats()

@@ -33,13 +33,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from preprocess import make_alpaca  # noqa: E402
 
+from studio.core.rundir import read_metrics  # noqa: E402
+from studio.core.workspace import Workspace  # noqa: E402
 from studio.data.registry import register  # noqa: E402
-from studio.demo import create_model  # noqa: E402
-from studio.encode import Options  # noqa: E402
-from studio.modelinfo import load_tokenizer  # noqa: E402
-from studio.rundir import read_metrics  # noqa: E402
-from studio.tokenized import encode_dataset  # noqa: E402
-from studio.workspace import Workspace  # noqa: E402
+from studio.encode.cache import encode_dataset  # noqa: E402
+from studio.encode.encoder import Options  # noqa: E402
+from studio.model.info import load_tokenizer  # noqa: E402
+from studio.train.demo import create_model  # noqa: E402
 
 CUTOFF, BATCH = 512, 8
 LF_SIDE = '''
@@ -90,7 +90,7 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
 
 def compute_params(ws: Workspace) -> int:
     """Parameters every token passes through: all but the embedding table (a lookup, not a matmul)."""
-    from studio.plan import tensor_shapes
+    from studio.runs.plan import tensor_shapes
 
     shapes = tensor_shapes(ws.root / "models" / "bench-27m")
     return sum(math.prod(s) for name, s in shapes.items() if "embed_tokens" not in name)

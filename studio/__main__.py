@@ -1,5 +1,5 @@
 """`python -m studio ...`: the command-line twin of the UI."""
 
-from studio.cli import main
+from studio.cli.main import main
 
 raise SystemExit(main())

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.demo import DEMO_MODEL, create_model, ensure_dataset
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
+from studio.train.demo import DEMO_MODEL, create_model, ensure_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parents[1]

@@ -12,14 +12,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from studio.core.errors import StudioError
+from studio.core.workspace import check_name, check_text
 from studio.data.conversation import Conversation
 from studio.data.load import Converted, entry_for, page
 from studio.data.mapping import Proposal, build_raw, check_mapping, detect
 from studio.data.readers import READERS, Record, folder_files, iter_records, read_page
 from studio.data.registry import DatasetEntry, load_registry, register
-from studio.data.report import Report, inspect
-from studio.errors import StudioError
-from studio.workspace import check_name, check_text
 
 REGISTRY = "dataset_info.json"
 MAX_LISTED = 500
@@ -144,17 +143,6 @@ def save(data_dir: Path, name: str, entry: DatasetEntry, *, overwrite: bool = Fa
         raise problems[0]
     raw = {k: v for k, v in entry.raw.items() if not (k == "formatting" and v == "text")}
     register(registry_file(data_dir), name, raw, overwrite=overwrite)
-
-
-def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, template: str = "") -> Report:
-    """The report; token lengths go through `template` (default: the one the model proposes)."""
-    from studio.modelinfo import load_tokenizer, propose_template
-
-    entry = entry_for(registry_file(data_dir), name)
-    tokenizer = load_tokenizer(model) if model else None
-    if tokenizer is not None and not template:
-        template = propose_template(model, tokenizer)[0]
-    return inspect(entry, data_dir, tokenizer, model.name if model else "", template or "chatml")
 
 
 def upload(data_dir: Path, source: Path, name: str, move: bool = False) -> str:

@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from studio.core.errors import StudioError
 from studio.data.conversation import Conversation, Role, Turn
 from studio.data.readers import Row
 from studio.data.registry import MEDIA, DatasetEntry
-from studio.errors import StudioError
 
 IMAGE, VIDEO, AUDIO = "<image>", "<video>", "<audio>"
 PLACEHOLDERS = {"images": IMAGE, "videos": VIDEO, "audios": AUDIO}

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from studio.core.errors import StudioError
+from studio.core.messages import Both
 from studio.data.conversation import Conversation
 from studio.data.convert import to_conversation
 from studio.data.readers import Record, Row, iter_records, take
 from studio.data.registry import DatasetEntry, get_entry
-from studio.errors import StudioError
-from studio.messages import Both
 
 Converted = tuple[Record, Conversation | StudioError]
 

@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from studio.core.errors import StudioError
 from studio.data.readers import Record
 from studio.data.registry import DEFAULT_COLUMNS, DEFAULT_TAGS, MEDIA, OPENAI_TAGS, DatasetEntry
-from studio.errors import StudioError
 
 # Column names we recognise, most likely first (compared case-insensitively).
 NAMES: dict[str, tuple[str, ...]] = {

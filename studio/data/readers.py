@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, TypeVar
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 Row = dict[str, object]
 T = TypeVar("T")

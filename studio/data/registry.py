@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from studio.errors import StudioError
-from studio.workspace import DATA_DIRS_ENV, check_name, env_roots, inside
+from studio.core.errors import StudioError
+from studio.core.workspace import DATA_DIRS_ENV, check_name, env_roots, inside
 
 # "openai" is sharegpt with OpenAI's role / content names (and tool_calls); "text" is an alpaca entry
 # that maps only `prompt` to a text column, which is how LLaMA-Factory registers pre-training data.

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.errors import StudioError
+from studio.core.messages import render
 from studio.data.conversation import Conversation
 from studio.data.load import converted
 from studio.data.registry import DatasetEntry
-from studio.errors import StudioError
-from studio.messages import render
 
 PERCENTILES = (50, 90, 95, 99)
-NICE_CUTOFFS = (64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 32768)
 DROPPED_KEPT = 1000  # dropped rows kept for paging in the report; the counts cover them all
 EXAMPLES = 5
 # The replacement character, or UTF-8 read as Latin-1 / cp1252 ("Ã©", "â€™", "æ–‡"): a lead byte shown
@@ -89,7 +87,7 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _stats(values: list[int]) -> dict[str, int]:
+def stats(values: list[int]) -> dict[str, int]:
     ordered = sorted(values)
     if not ordered:
         return {}
@@ -97,26 +95,10 @@ def _stats(values: list[int]) -> dict[str, int]:
     return {**stats, "max": ordered[-1], "mean": round(sum(ordered) / len(ordered))}
 
 
-def suggest_cutoff(p99: int) -> int:
-    """The p99 of total length, rounded up to a common size."""
-    i = bisect.bisect_left(NICE_CUTOFFS, p99)
-    return NICE_CUTOFFS[i] if i < len(NICE_CUTOFFS) else -(-p99 // 4096) * 4096
-
-
-def token_lengths(convs: list[Conversation], encoder: Any) -> tuple[list[int], list[int]]:
-    """(prompt, response) token counts per conversation through the training encoder, uncut."""
-    prompt, response = [], []
-    for result in encoder.encode_many(convs):
-        trained = getattr(result, "trained_tokens", 0)
-        prompt.append(len(getattr(result, "input_ids", ())) - trained)
-        response.append(trained)
-    return prompt, response
-
-
-def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenizer_name: str = "",
-            template: str = "chatml") -> Report:
-    """Read every row once: conversion outcome, quality flags and (with a tokenizer) token lengths."""
-    report = Report(entry.name, tokenizer=tokenizer_name, template=template)
+def inspect(entry: DatasetEntry, data_dir: Path) -> Report:
+    """Read every row once: conversion outcome and quality flags; the kept conversations stay on the report for
+    token lengths (studio.encode.lengths adds them)."""
+    report = Report(entry.name)
     reasons: Counter[str] = Counter()
     kept: list[tuple[int, Conversation]] = []
     seen: dict[str, int] = {}
@@ -148,19 +130,5 @@ def inspect(entry: DatasetEntry, data_dir: Path, tokenizer: Any = None, tokenize
     median = sorted(sizes)[len(sizes) // 2] if sizes else 0
     flags["long"] = [n for (n, _), size in zip(kept, sizes, strict=True) if median and size > LONG_FACTOR * median]
     report.quality = {k: {"count": len(v), "rows": v[:EXAMPLES]} for k, v in flags.items()}
-    if tokenizer is not None and kept:
-        from studio.encode import Encoder, Options
-        from studio.tokenized import make_template
-
-        tpl = make_template(template, tokenizer)
-        prompt, response = token_lengths([c for _, c in kept], Encoder(tpl, tokenizer, Options(1 << 30)))
-        report.encoder = lambda cutoff: Encoder(tpl, tokenizer, Options(cutoff))
-        report.conversations = [c for _, c in kept]
-        totals = [p + r for p, r in zip(prompt, response, strict=True)]
-        report.lengths = {"prompt": _stats(prompt), "response": _stats(response), "total": _stats(totals)}
-        report.suggested_cutoff = suggest_cutoff(report.lengths["total"]["p99"])
-        report.totals, report.prompts = totals, prompt
-        ordered = sorted(totals)
-        report.cdf = [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)
-                      if i + 1 == len(ordered) or ordered[i + 1] != v]
+    report.conversations = [c for _, c in kept]
     return report

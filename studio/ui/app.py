@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import runs
-from studio.demo import demo_model_ready
+from studio.core.workspace import REPO_ROOT, Workspace
+from studio.runs import manage as runs
+from studio.train.demo import demo_model_ready
 from studio.ui import chat_tab, data_tab, export_tab, runs_tab, train_tab
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
-from studio.workspace import REPO_ROOT, Workspace
 
 CSS_PATH = REPO_ROOT / "assets" / "studio.css"
 LANGS = [("English", "en"), ("中文", "zh")]

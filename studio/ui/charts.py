@@ -3,21 +3,21 @@ change of metrics.jsonl (not per refresh)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 import matplotlib
 from matplotlib import font_manager, ticker
 from matplotlib.figure import Figure
 
-from studio.curves import series, smooth
+from studio.runs.curves import series, smooth
 from studio.ui.i18n import t
 
 CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 for _path in CJK_FONTS:  # registered by path: matplotlib's font cache may predate the font's installation
-    if Path(_path).exists():
+    with contextlib.suppress(OSError, RuntimeError):  # a font this machine does not have
         font_manager.fontManager.addfont(_path)
 matplotlib.rcParams["font.sans-serif"] = ["WenQuanYi Zen Hei", "Noto Sans CJK SC", "DejaVu Sans"]  # Latin and Chinese
 matplotlib.rcParams["axes.unicode_minus"] = False

@@ -9,10 +9,12 @@ from typing import Any
 
 import gradio as gr
 
-from studio import chat, chat_memory, chat_targets
-from studio.errors import StudioError
-from studio.messages import render
-from studio.templates import TEMPLATE_NAMES
+from studio.core.errors import StudioError
+from studio.core.messages import render
+from studio.serve import chat
+from studio.serve import memory as chat_memory
+from studio.serve import targets as chat_targets
+from studio.templates.named import TEMPLATE_NAMES
 from studio.ui.context import Ctx, guarded, said_text, stepwise
 from studio.ui.i18n import t
 

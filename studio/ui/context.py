@@ -12,9 +12,9 @@ from typing import Any
 
 import gradio as gr
 
-from studio.errors import StudioError
-from studio.messages import Both, render
-from studio.workspace import Workspace
+from studio.core.errors import StudioError
+from studio.core.messages import Both, render
+from studio.core.workspace import Workspace
 
 log = logging.getLogger("studio.ui")
 Relabel = Callable[[str], Any]

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from studio.core.errors import StudioError
+from studio.core.workspace import check_name
 from studio.data import actions
 from studio.data.mapping import FORM_COLUMNS, Proposal
 from studio.data.registry import DEFAULT_TAGS, FIXES
-from studio.errors import StudioError
 from studio.ui import data_render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
-from studio.workspace import check_name
 
 if TYPE_CHECKING:
     from studio.ui.data_tab import Viewer

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from studio.core.errors import StudioError
 from studio.data import actions
-from studio.encode import Options
-from studio.errors import StudioError
-from studio.learn import learn_row, proposed_template
-from studio.templates import TEMPLATE_NAMES
+from studio.encode.encoder import Options
+from studio.encode.learn import learn_row, proposed_template
+from studio.templates.named import TEMPLATE_NAMES
 from studio.ui import data_add, data_render, data_report, learn_panel
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t

@@ -8,8 +8,9 @@ from typing import Any
 
 import gradio as gr
 
-from studio import chat_targets, export
-from studio.errors import StudioError
+from studio.core.errors import StudioError
+from studio.serve import export
+from studio.serve import targets as chat_targets
 from studio.ui.chat_tab import run_pickers
 from studio.ui.context import Ctx, guarded, said_text, stepwise
 from studio.ui.i18n import t

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.config import BROWSER_FIELDS, FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
+from studio.core.config import BROWSER_FIELDS, FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
 
 
 def field_label(name: str, lang: str) -> tuple[str, str]:

@@ -6,8 +6,8 @@ import html
 
 import pandas as pd
 
-from studio.learn import Learned
-from studio.messages import render
+from studio.core.messages import render
+from studio.encode.learn import Learned
 from studio.ui.i18n import t
 
 

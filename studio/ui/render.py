@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from studio.config import Issue
-from studio.runs import RunInfo, losses
+from studio.core.config import Issue
+from studio.runs.manage import RunInfo, losses
 from studio.ui.i18n import t
 
 
@@ -57,7 +57,7 @@ def status_markdown(info: RunInfo, command: str, lang: str) -> str:
     if s.get("error"):
         error = s["error"]
         if lang == "zh" and s.get("error_key"):
-            from studio.messages import render
+            from studio.core.messages import render
 
             error = render(s["error_key"], "zh", **s.get("error_fields", {}))
         lines.append(f"{t('runs.error', lang)}: `{error}`")

@@ -4,17 +4,14 @@ and a comparison of several runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from studio import runs
-from studio.rundir import COMMAND_FILE, METRICS_FILE, log_tail, read_metrics
+from studio.runs import manage as runs
 from studio.ui import render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
-from studio.worst_rows import read as read_worst
 
 REFRESH_S = 1.0
 
@@ -24,13 +21,6 @@ def _charts() -> Any:
     from studio.ui import charts
 
     return charts
-
-
-def metrics_size(run_dir: Path) -> int:
-    try:
-        return (run_dir / METRICS_FILE).stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 @dataclass
@@ -87,15 +77,14 @@ def build(ctx: Ctx) -> RunsHandles:
             return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
                     None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]))
         info = next(i for i in infos if i.run_id == chosen)
-        command = (info.path / COMMAND_FILE).read_text(encoding="utf-8").strip()
-        metrics, _ = read_metrics(info.path)
-        ranked = read_worst(info.path)
-        key = f"{chosen}|{metrics_size(info.path)}|{log}|{lang}"
-        figure = gr.update() if key == shown else _charts().run_figure(metrics, lang, log)
+        seen = runs.details(info)
+        ranked = seen.worst
+        key = f"{chosen}|{seen.stamp}|{log}|{lang}"
+        figure = gr.update() if key == shown else _charts().run_figure(seen.metrics, lang, log)
         worst_note = t("runs.worst_none", lang) if not ranked else f"{ranked[0]['ranked_of']} rows ranked"
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
-                render.status_markdown(info, command, lang), render.progress_html(info.status, lang),
-                figure, key, log_tail(info.path, 12), worst_note, render.worst_frame(ranked, lang) if ranked else None,
+                render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),
+                figure, key, seen.log, worst_note, render.worst_frame(ranked, lang) if ranked else None,
                 gr.update(choices=ids))
 
     @guarded
@@ -120,7 +109,7 @@ def build(ctx: Ctx) -> RunsHandles:
     def on_compare(lang: str, picked: list[str] | None):
         picked = picked or []
         infos = [runs.get_run(ctx.ws, r) for r in picked]
-        metrics = {i.run_id: read_metrics(i.path)[0] for i in infos}
+        metrics = {i.run_id: runs.details(i).metrics for i in infos}
         diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
         note = t("runs.compare_same", lang) if len(infos) > 1 and not diff else ""
         figure = _charts().compare_figure(metrics, lang) if infos else None

@@ -8,16 +8,18 @@ from typing import Any
 
 import gradio as gr
 
-from studio import config as cfgmod
-from studio import plan, presets, runs
-from studio.checks import check_environment, check_template
-from studio.config import GROUPS
+from studio.core import config as cfgmod
+from studio.core import presets
+from studio.core.config import GROUPS
+from studio.core.errors import StudioError
 from studio.data.actions import dataset_choices
-from studio.demo import DEMO_MODEL
-from studio.encode import Options
-from studio.errors import StudioError
-from studio.launcher import command_preview, node_commands
-from studio.learn import learn_row, proposed_template
+from studio.encode.encoder import Options
+from studio.encode.learn import learn_row, proposed_template
+from studio.runs import manage as runs
+from studio.runs import plan
+from studio.runs.launcher import command_preview, node_commands
+from studio.train.checks import check_environment, check_template
+from studio.train.demo import DEMO_MODEL
 from studio.ui import form as formmod
 from studio.ui import learn_panel
 from studio.ui.context import Ctx, guarded

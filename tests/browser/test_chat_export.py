@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
 from tests.integration.helpers import cli, wait_for
 
 from .pages import StudioPage

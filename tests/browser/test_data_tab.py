@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
 
 from .pages import StudioPage
 

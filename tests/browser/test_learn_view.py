@@ -4,7 +4,7 @@ demand, both languages, and a wrong template named before launch."""
 import pytest
 from playwright.sync_api import expect
 
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
 
 from .pages import StudioPage
 

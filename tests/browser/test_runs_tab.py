@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from studio import runs
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
+from studio.runs import manage as runs
 
 from .pages import StudioPage
 

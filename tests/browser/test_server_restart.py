@@ -8,8 +8,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from studio import presets, runs
-from studio.workspace import Workspace
+from studio.core import presets
+from studio.core.workspace import Workspace
+from studio.runs import manage as runs
 from tests.conftest import start_server
 from tests.integration.helpers import wait_for
 

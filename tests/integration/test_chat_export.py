@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from studio import chat, chat_targets
-from studio.demo import DEMO_MODEL, ensure_dataset
-from studio.errors import StudioError
-from studio.workspace import Workspace
+from studio.core.errors import StudioError
+from studio.core.workspace import Workspace
+from studio.serve import chat
+from studio.serve import targets as chat_targets
+from studio.train.demo import DEMO_MODEL, ensure_dataset
 
 from .helpers import cli
 
@@ -166,7 +167,9 @@ def test_missing_base_and_weightless_checkpoint(trained: Workspace, tmp_path: Pa
 
 
 def test_loading_beside_a_running_run_names_both_memory_figures(trained: Workspace) -> None:
-    from studio import chat_memory, presets, runs
+    from studio.core import presets
+    from studio.runs import manage as runs
+    from studio.serve import memory as chat_memory
 
     from .helpers import wait_for
 

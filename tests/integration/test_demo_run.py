@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
 
 from .helpers import cli
 
@@ -65,7 +65,8 @@ def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -
     answer = cli("--workspace", str(ws.root), "chat", "--run", run_dir.name, "--prompt", "who are you?")
     assert "Pico" in answer.stdout, answer.stdout + answer.stderr
 
-    from studio import chat, chat_targets
+    from studio.serve import chat
+    from studio.serve import targets as chat_targets
 
     cm = chat.load(chat_targets.run_target(ws, run_dir.name))
     reply = list(chat.stream_reply(cm, [{"role": "user", "content": "你是谁？"}], chat.GenSettings()))

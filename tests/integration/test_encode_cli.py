@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
 
 from .helpers import cli
 

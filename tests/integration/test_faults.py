@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from studio import presets, runs
-from studio.rundir import checkpoints, read_metrics
-from studio.workspace import Workspace
+from studio.core import presets
+from studio.core.rundir import checkpoints, read_metrics
+from studio.core.workspace import Workspace
+from studio.runs import manage as runs
 
 from .helpers import wait_for
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.rundir import read_metrics
-from studio.workspace import Workspace
+from studio.core.rundir import read_metrics
+from studio.core.workspace import Workspace
 
 from .helpers import cli
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from studio import presets, runs
+from studio.core import presets
+from studio.core.workspace import Workspace
 from studio.data.registry import register
-from studio.workspace import Workspace
+from studio.runs import manage as runs
 
 from .helpers import cli, wait_for
 

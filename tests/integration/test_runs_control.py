@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from studio import presets, runs
-from studio.queue import dispatch
-from studio.rundir import checkpoints, read_metrics
-from studio.workspace import Workspace
+from studio.core import presets
+from studio.core.rundir import checkpoints, read_metrics
+from studio.core.workspace import Workspace
+from studio.runs import manage as runs
+from studio.runs.queue import dispatch
 
 from .helpers import cli, wait_for
 

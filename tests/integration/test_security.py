@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from studio import presets
-from studio.demo import DEMO_MODEL, ensure_dataset
+from studio.core import presets
+from studio.core.workspace import Workspace
+from studio.train.demo import DEMO_MODEL, ensure_dataset
 from studio.ui.form import values_of
-from studio.workspace import Workspace
 from tests.conftest import ROOT, _free_port, start_server
 
 from .helpers import cli

@@ -2,8 +2,8 @@
 
 import pytest
 
+from studio.core.workspace import Workspace
 from studio.ui.app import build_app
-from studio.workspace import Workspace
 
 
 @pytest.mark.bad_input

@@ -7,10 +7,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from studio.chat import GenSettings
-from studio.chat_targets import check_adapter
-from studio.errors import StudioError
-from studio.export import MARKER, check_target, serve_hints
+from studio.core.errors import StudioError
+from studio.serve.chat import GenSettings
+from studio.serve.export import MARKER, check_target, serve_hints
+from studio.serve.targets import check_adapter
 from studio.ui.context import stepwise
 
 

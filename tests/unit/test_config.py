@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio import config, presets
-from studio.config import FIELDS, from_dict, has_errors
-from studio.presets import PRESETS_DIR
+from studio.core import config, presets
+from studio.core.config import FIELDS, from_dict, has_errors
+from studio.core.presets import PRESETS_DIR
 
 
 def test_every_field_has_english_and_chinese_label_and_help() -> None:
@@ -43,3 +43,10 @@ def test_every_preset_validates_without_errors() -> None:
         _, issues = presets.from_preset(path.stem)
         assert not has_errors(issues), (path.name, [i.text() for i in issues])
         assert presets.preset_rationale(path.stem), f"{path.name} has no rationale comment"
+
+
+def test_config_template_choices_are_the_registry_names() -> None:
+    from studio.core.config import TEMPLATE_NAMES as CHOICES
+    from studio.templates.named import TEMPLATE_NAMES
+
+    assert CHOICES == TEMPLATE_NAMES

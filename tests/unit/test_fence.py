@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from studio import export
+from studio.core.errors import StudioError
+from studio.core.workspace import DATA_DIRS_ENV, MODEL_DIRS_ENV, Workspace, check_name
 from studio.data.registry import DatasetEntry
-from studio.errors import StudioError
-from studio.modelinfo import check_remote_code
+from studio.model.info import check_remote_code
+from studio.serve import export
 from studio.ui.guard import host_name, parse_size
 from studio.ui.server import allowed_hosts
-from studio.workspace import DATA_DIRS_ENV, MODEL_DIRS_ENV, Workspace, check_name
 
 
 @pytest.mark.parametrize("name", ["demo_identity", "中文数据", "run-1.2", "a" * 100, "_x"])

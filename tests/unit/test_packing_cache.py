@@ -4,12 +4,12 @@ from pathlib import Path
 
 import torch
 
-from studio.demo import DEMO_DATASET
-from studio.encode import IGNORE, Encoded, Encoder, Options, pad_batch
-from studio.packing import efficiency, knapsacks, pack
-from studio.templates import get_template
-from studio.tokenized import cached_dataset
-from studio.workspace import Workspace
+from studio.core.workspace import Workspace
+from studio.encode.cache import cached_dataset
+from studio.encode.encoder import IGNORE, Encoded, Encoder, Options, pad_batch
+from studio.encode.packing import efficiency, knapsacks, pack
+from studio.templates.named import get_template
+from studio.train.demo import DEMO_DATASET
 
 
 def test_knapsacks_fill_rows_without_exceeding_the_capacity() -> None:
@@ -56,7 +56,7 @@ def test_packing_efficiency_counts_real_tokens_over_computed_ones() -> None:
 
 
 def test_second_encoding_with_the_same_inputs_comes_from_the_cache(ws: Workspace, tmp_path: Path) -> None:
-    from studio.modelinfo import load_tokenizer
+    from studio.model.info import load_tokenizer
 
     model = ws.root / "models" / "demo-tiny"
     tok = load_tokenizer(model)

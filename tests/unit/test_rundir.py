@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from studio.rundir import METRICS_FILE, append_metric, last_error_line, read_metrics, read_status, update_status
+from studio.core.rundir import METRICS_FILE, append_metric, last_error_line, read_metrics, read_status, update_status
 
 
 def test_read_metrics_skips_torn_last_line_until_complete(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from studio.auto_template import AutoTemplate, check_auto
 from studio.data.conversation import Conversation, Turn
-from studio.encode import IGNORE, Dropped, Encoder, Options, pad_batch, spans
-from studio.templates import CHATML_JINJA, TEMPLATES, get_template
+from studio.encode.encoder import IGNORE, Dropped, Encoder, Options, pad_batch, spans
+from studio.templates.auto import AutoTemplate, check_auto
+from studio.templates.named import CHATML_JINJA, TEMPLATES, get_template
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 CASES = {c["case"]: c for c in json.loads((FIXTURES / "template_cases.json").read_text(encoding="utf-8"))}
@@ -135,8 +135,8 @@ def test_pad_batch_pads_to_the_longest_row_and_packed_rows_keep_positions() -> N
 
 
 def test_template_checks_name_the_problem(tmp_path: Path, demo_model: Path) -> None:
-    from studio import config as cfgmod
-    from studio.checks import check_template
+    from studio.core import config as cfgmod
+    from studio.train.checks import check_template
 
     def texts(**values) -> list[str]:
         cfg, issues = cfgmod.from_dict({"model_name_or_path": str(demo_model), **values}, "test")

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.core.errors import StudioError
 from studio.data import actions
-from studio.errors import StudioError
 
 
 def test_upload_keeps_chinese_names_and_never_replaces_a_file(tmp_path: Path) -> None:

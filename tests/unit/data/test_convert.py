@@ -1,8 +1,8 @@
 import pytest
 
+from studio.core.errors import StudioError
 from studio.data.convert import to_conversation
 from studio.data.registry import DatasetEntry
-from studio.errors import StudioError
 
 
 def test_alpaca_history_system_and_query_become_turns() -> None:

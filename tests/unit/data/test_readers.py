@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.core.errors import StudioError
 from studio.data.readers import iter_records, read_page, read_rows
-from studio.errors import StudioError
 
 
 def test_read_rows_json_list_with_bom(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from studio.core.errors import StudioError
 from studio.data.load import load_dataset
 from studio.data.registry import load_registry, register
-from studio.errors import StudioError
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 

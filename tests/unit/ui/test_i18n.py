@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from studio.messages import MESSAGES
+from studio.core.messages import MESSAGES
 from studio.ui.i18n import STRINGS
 
 UI = Path(__file__).parents[3] / "studio" / "ui"

@@ -1,0 +1,1 @@
+"""`python -m studio ...`: each sub-command calls the same function as its button in the UI."""

@@ -1,0 +1,111 @@
+"""`python -m studio chat` and `python -m studio export`: the Chat and Export tabs' twins."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from studio.core.errors import StudioError
+from studio.core.messages import Both
+from studio.core.workspace import Workspace
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    ch = sub.add_parser("chat", help="chat with a run (final weights or a checkpoint) or a model folder")
+    _weights_args(ch, required=False)
+    ch.add_argument("--model", default="", help="a model folder or cached hub id (without --run)")
+    ch.add_argument("--adapter", default="", help="a LoRA adapter folder to apply on --model")
+    ch.add_argument("--template", default="chatml", help="chat template for --model (a run knows its own)")
+    ch.add_argument("--backend", choices=("transformers", "unsloth"), default="transformers",
+                    help="unsloth: faster on a GPU where it is installed (never required)")
+    ch.add_argument("--prompt", default="", help="one message; without it, an interactive loop")
+    ch.add_argument("--system", default="", help="system prompt")
+    ch.add_argument("--compare", action="store_true", help="answer --prompt twice: base model, then tuned")
+    ch.add_argument("--stats", action="store_true", help="print time to first token and tokens/s to stderr")
+    ch.add_argument("--max-new-tokens", type=int, default=128)
+    ch.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    ch.add_argument("--top-p", type=float, default=1.0)
+    ch.add_argument("--top-k", type=int, default=50)
+    ch.add_argument("--repetition-penalty", type=float, default=1.0)
+    ch.add_argument("--seed", type=int, default=0)
+    ex = sub.add_parser("export", help="export a run's adapter, or merge it into the base model for serving")
+    _weights_args(ex, required=True)
+    ex.add_argument("--out", type=Path, required=True, help="output folder (must be empty or absent)")
+    ex.add_argument("--merge", action="store_true", help="merge the adapter into the base weights")
+    ex.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    ex.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard (e.g. 500MB, 5GB)")
+    ex.add_argument("--name", default="", help="the name clients use (default: the folder's name)")
+
+
+def _weights_args(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--run", default="", required=required, help="a run id")
+    p.add_argument("--checkpoint", default="final", help="N or checkpoint-N (default: the final weights)")
+
+
+def _which(value: str) -> str:
+    return f"checkpoint-{value}" if value.isdigit() else value
+
+
+def _say(lang: str):
+    return lambda message: print(message.text(lang) if isinstance(message, Both) else message, file=sys.stderr,
+                                  flush=True)
+
+
+def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
+    from studio.serve import chat
+    from studio.serve import targets as chat_targets
+
+    settings = chat.GenSettings(args.max_new_tokens, args.temperature, args.top_p, args.top_k,
+                                args.repetition_penalty, args.seed)
+    settings.check()  # before minutes of loading
+    if args.run:
+        target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
+    else:
+        target = chat_targets.model_target(ws, args.model, args.adapter, args.template)
+    cm = chat.load(dataclasses.replace(target, backend=args.backend), _say(args.lang))
+    if args.compare:
+        if not args.prompt:
+            raise StudioError("chat.empty")
+        for side in ("base", "tuned"):
+            stats = chat.ReplyStats()
+            text = chat.reply(cm, [{"role": "user", "content": args.prompt}], settings, args.system, side, stats)
+            print(f"[{side}]\n{text}", flush=True)
+            if args.stats:
+                print(stats.line(args.lang), file=sys.stderr)
+        return 0
+    history: list[dict[str, str]] = []
+    prompts = [args.prompt] if args.prompt else None
+    while True:
+        prompt = prompts.pop(0) if prompts else (None if prompts is not None else _ask("> "))
+        if not prompt:
+            return 0
+        history.append({"role": "user", "content": prompt})
+        stats = chat.ReplyStats()
+        text = chat.reply(cm, history, settings, args.system, stats=stats)
+        print(text, flush=True)
+        if args.stats:
+            print(stats.line(args.lang), file=sys.stderr)
+        history.append({"role": "assistant", "content": text})
+
+
+def _ask(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
+    from studio.serve import export
+    from studio.serve import targets as chat_targets
+
+    target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
+    out = args.out.expanduser().resolve()
+    overwrite = args.overwrite
+    if not overwrite and out.is_dir() and any(out.iterdir()) and sys.stdin.isatty():
+        overwrite = (_ask(f"{out} is not empty; replace it? [y/N] ") or "").strip().lower() in ("y", "yes")
+    done = export.export(target, out, args.merge, overwrite, _say(args.lang), args.max_shard_size, args.name)
+    print(f"{done.out}\n\n# serve\n{done.serve}\n\n# query\n{done.client}", end="")
+    return 0

@@ -1,0 +1,66 @@
+"""What the model learns from one row: the training encoder's ids and labels, shown as text spans and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import StudioError
+from studio.core.messages import render
+from studio.data.actions import preview
+from studio.encode.encoder import Dropped, Encoder, Options, spans, token_rows
+from studio.model.info import load_tokenizer
+from studio.templates.registry import make_template
+
+
+@dataclass
+class Learned:
+    file: str
+    row: int
+    template: str
+    spans: list[tuple[str, bool]] = field(default_factory=list)  # (text, trained?) decoded from the ids
+    tokens: list[tuple[str, int, bool]] = field(default_factory=list)  # (token, id, trained?)
+    truncated: str = ""
+    dropped: str = ""  # message key when the encoder drops the row
+
+    @property
+    def total(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def trained(self) -> int:
+        return sum(1 for _, _, on in self.tokens if on)
+
+    def to_json(self, lang: str = "en") -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "template": self.template, "tokens": self.total,
+                "trained_tokens": self.trained, "truncated": self.truncated,
+                "dropped": render(self.dropped, lang) if self.dropped else "",
+                "spans": [{"text": s, "trained": on} for s, on in self.spans]}
+
+
+def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str, options: Options,
+              trust_remote_code: bool = False) -> Learned:
+    """Row `row` (1-based) of a registered dataset, encoded exactly as training would encode it."""
+    items, _ = preview(data_dir, dataset, max(row, 1) - 1, 1)
+    if not items:
+        raise StudioError("learn.no_row", name=dataset, row=row)
+    record, conv = items[0]
+    if isinstance(conv, StudioError):
+        raise conv
+    tokenizer = load_tokenizer(model, trust_remote_code)
+    result = Encoder(make_template(template, tokenizer), tokenizer, options).encode(conv)
+    learned = Learned(record.file, record.number, template)
+    if isinstance(result, Dropped):
+        learned.dropped = result.reason
+        return learned
+    learned.spans = spans(result, tokenizer)
+    learned.tokens = token_rows(result, tokenizer)
+    learned.truncated = result.truncated
+    return learned
+
+
+def proposed_template(model: Path, trust_remote_code: bool = False) -> str:
+    from studio.model.info import propose_template
+
+    return propose_template(model, load_tokenizer(model, trust_remote_code))[0]

@@ -1,0 +1,84 @@
+"""Token lengths of a dataset through the training encoder, and the one cutoff rule drawn from them: the p99 of
+whole-conversation lengths over every kept row, rounded up to a multiple of 64 (capped at the model's limit).
+The Data tab's suggestion and `cutoff_len: 0` at launch are this one number."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from studio.data.load import entry_for, load_dataset
+from studio.data.report import Report, inspect, stats
+from studio.encode.encoder import Encoder, Options
+from studio.model.info import context_limit, load_tokenizer, propose_template
+from studio.templates.registry import make_template
+
+STEP = 64
+UNCUT = 1 << 30  # "no cutoff": lengths are measured whole
+
+
+def p99(values: list[int]) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)] if ordered else 0
+
+
+def cutoff_for(totals: list[int], limit: int | None = None) -> int:
+    """The cutoff a dataset suggests: its p99 rounded up to a multiple of 64, at least 64, at most `limit`."""
+    value = max(STEP, math.ceil(p99(totals) / STEP) * STEP)
+    return min(value, limit) if limit else value
+
+
+def token_lengths(convs: list[Any], encoder: Encoder) -> tuple[list[int], list[int]]:
+    """(prompt, response) token counts per conversation through the training encoder, uncut."""
+    prompt, response = [], []
+    for result in encoder.encode_many(convs):
+        trained = getattr(result, "trained_tokens", 0)
+        prompt.append(len(getattr(result, "input_ids", ())) - trained)
+        response.append(trained)
+    return prompt, response
+
+
+def measure(report: Report, tokenizer: Any, template: str, model: Path) -> Report:
+    """Add token lengths, their distribution and the suggested cutoff to an inspection report."""
+    report.tokenizer, report.template = model.name, template
+    convs = report.conversations or []
+    if not convs:
+        return report
+    tpl = make_template(template, tokenizer)
+    prompt, response = token_lengths(convs, Encoder(tpl, tokenizer, Options(UNCUT)))
+    report.encoder = lambda cutoff: Encoder(tpl, tokenizer, Options(cutoff))
+    totals = [p + r for p, r in zip(prompt, response, strict=True)]
+    report.lengths = {"prompt": stats(prompt), "response": stats(response), "total": stats(totals)}
+    report.suggested_cutoff = cutoff_for(totals, context_limit(model))
+    report.totals, report.prompts = totals, prompt
+    ordered = sorted(totals)
+    report.cdf = [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)
+                  if i + 1 == len(ordered) or ordered[i + 1] != v]
+    return report
+
+
+def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, template: str = "",
+                    trust_remote_code: bool = False) -> Report:
+    """The Data tab's report; token lengths go through `template` (default: the one the model proposes)."""
+    report = inspect(entry_for(data_dir / "dataset_info.json", name), data_dir)
+    if model is None:
+        report.template = template or "chatml"
+        return report
+    tokenizer = load_tokenizer(model, trust_remote_code)
+    return measure(report, tokenizer, template or propose_template(model, tokenizer)[0], model)
+
+
+@lru_cache(maxsize=16)
+def _dataset_cutoff(data_dir: str, dataset: str, model: str, template: str, trust: bool, stamp: tuple) -> int:
+    tokenizer = load_tokenizer(Path(model), trust)
+    convs = load_dataset(Path(data_dir) / "dataset_info.json", dataset).conversations
+    prompt, response = token_lengths(convs, Encoder(make_template(template, tokenizer), tokenizer, Options(UNCUT)))
+    return cutoff_for([p + r for p, r in zip(prompt, response, strict=True)], context_limit(Path(model)))
+
+
+def dataset_cutoff(data_dir: Path, dataset: str, model: Path, template: str, trust_remote_code: bool = False) -> int:
+    """`cutoff_len: 0` made a number: the same rule and rows as the Data tab's suggestion (cached per file state)."""
+    stamp = tuple(p.stat().st_mtime_ns for p in sorted(data_dir.iterdir()) if p.is_file())
+    return _dataset_cutoff(str(data_dir), dataset, str(model), template, trust_remote_code, stamp)

@@ -1,0 +1,129 @@
+"""Loading what a run trains: tokenizer (template stop word as EOS), model by method (lora, full, freeze, QLoRA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from studio.core.config import RunConfig
+from studio.core.rundir import ADAPTER_DIR, MODEL_DIR
+from studio.core.workspace import Workspace
+from studio.model.info import check_remote_code
+from studio.templates.named import AUTO, get_template
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch, or the only process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def say(message: str) -> None:
+    """One line in train.log, from the main process only (the others would repeat it)."""
+    if is_main_process():
+        print(f"[studio] {message}", flush=True)
+
+
+def model_path(cfg: RunConfig, ws: Workspace) -> str:
+    local = ws.root / cfg.model_name_or_path
+    return str(local) if local.exists() else cfg.model_name_or_path
+
+
+def output_dir_name(cfg: RunConfig) -> str:
+    """LoRA writes an adapter; full and freeze write a whole model."""
+    return ADAPTER_DIR if cfg.finetuning_type == "lora" else MODEL_DIR
+
+
+def load_tokenizer(cfg: RunConfig, ws: Workspace) -> Any:
+    """The model's tokenizer with the template's stop token as EOS, so the saved output's tokenizer stops."""
+    from transformers import AutoTokenizer
+
+    from studio.templates.registry import eos_id
+
+    trust = check_remote_code(model_path(cfg, ws), cfg.trust_remote_code)
+    tok = AutoTokenizer.from_pretrained(model_path(cfg, ws), trust_remote_code=trust)
+    if cfg.template != AUTO:
+        template = get_template(cfg.template)
+        if template.replace_eos and (stop := eos_id(template, tok)) is not None and stop != tok.eos_token_id:
+            say(f"EOS token set to {template.stop_words[0]} (template {cfg.template})")
+            tok.eos_token = template.stop_words[0]
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def pick_dtype(cfg: RunConfig) -> Any:
+    """auto: bf16 on a GPU that has it, fp16 on an older GPU, fp32 on CPU."""
+    import torch
+
+    if cfg.precision == "auto":
+        if not torch.cuda.is_available():
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+
+
+def _quantization(cfg: RunConfig, dtype: Any) -> Any:
+    if cfg.quantization == "none":
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if cfg.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
+
+
+def _freeze(model: Any, layers: int) -> str:
+    """Train only the last `layers` decoder layers (and nothing else): LLaMA-Factory's freeze method."""
+    count = getattr(model.config, "num_hidden_layers", 0)
+    keep = {str(i) for i in range(max(0, count - layers), count)}
+    for name, param in model.named_parameters():
+        parts = name.split(".")
+        in_layer = "layers" in parts and parts[parts.index("layers") + 1] in keep
+        param.requires_grad_(in_layer)
+    return f"last {min(layers, count)} of {count} layers"
+
+
+def load_model(cfg: RunConfig, ws: Workspace) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = pick_dtype(cfg)
+    quant = _quantization(cfg, dtype)
+    # Full and freeze keep fp32 master weights; the Trainer's autocast gives the bf16/fp16 speed.
+    load_dtype = dtype if cfg.finetuning_type == "lora" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(
+        model_path(cfg, ws), dtype=load_dtype, trust_remote_code=check_remote_code(model_path(cfg, ws),
+                                                                                   cfg.trust_remote_code),
+        use_safetensors=True,
+        quantization_config=quant)
+    model.config.use_cache = False  # no KV cache while training (it also keeps packed rows apart)
+    if cfg.finetuning_type == "lora":
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        if quant is not None:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        targets = "all-linear" if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
+        lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                          target_modules=targets, use_dora=cfg.use_dora, use_rslora=cfg.use_rslora,
+                          task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+        what = f"LoRA r={cfg.lora_rank}" + (" DoRA" if cfg.use_dora else "") + (" rsLoRA" if cfg.use_rslora else "")
+        what += f", base in {cfg.quantization}" if quant is not None else ""
+    elif cfg.finetuning_type == "freeze":
+        what = "freeze: " + _freeze(model, cfg.freeze_trainable_layers)
+    else:
+        what = "full"
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    say(f"model {model_path(cfg, ws)}: {total:,} parameters, {trainable:,} trainable ({what})")
+    return model
+
+
+def save_output(cfg: RunConfig, model: Any, tokenizer: Any, run_dir: Path) -> Path:
+    """The final adapter (lora) or model (full, freeze) with its tokenizer, as safetensors."""
+    target = run_dir / output_dir_name(cfg)
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    return target

@@ -1,0 +1,1 @@
+"""Run folders from the outside: prepare + launch (one path for UI and CLI), status, queue, abort, resume, curves."""

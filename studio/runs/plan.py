@@ -1,0 +1,145 @@
+"""Before launch: the automatic cutoff (dataset p99) and an estimate of the memory a run needs vs the device's.
+
+Reads safetensors headers and config.json only: the UI process never loads weights or imports torch for this.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from studio.core.config import RunConfig
+from studio.core.workspace import Workspace
+
+GIB = 2**30
+
+
+# cutoff ------------------------------------------------------------------------------------------
+
+def auto_cutoff(ws: Workspace, cfg: RunConfig) -> int:
+    from studio.encode.lengths import dataset_cutoff
+    from studio.model.load import model_path
+
+    return dataset_cutoff(ws.data_dir, cfg.dataset, Path(model_path(cfg, ws)), cfg.template, cfg.trust_remote_code)
+
+
+def resolve(ws: Workspace, cfg: RunConfig) -> tuple[RunConfig, int | None]:
+    """The config as it will run: cutoff_len 0 becomes a number. Returns it and the number chosen, if any."""
+    if cfg.cutoff_len:
+        return cfg, None
+    value = auto_cutoff(ws, cfg)
+    return replace(cfg, cutoff_len=value), value
+
+
+# memory ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Estimate:
+    parameters: int
+    trainable: int
+    weights: float  # bytes, per device
+    gradients: float
+    optimizer: float
+    activations: float
+    device: str
+    device_bytes: float | None
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+    @property
+    def fits(self) -> bool | None:
+        return None if not self.device_bytes else self.total <= 0.92 * self.device_bytes
+
+
+def tensor_shapes(model: Path) -> dict[str, list[int]]:
+    """Every tensor's shape from the safetensors headers (8-byte length, then JSON), no weights read."""
+    shapes: dict[str, list[int]] = {}
+    for path in sorted(model.glob("*.safetensors")):
+        with open(path, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        shapes |= {name: meta["shape"] for name, meta in header.items() if name != "__metadata__"}
+    return shapes
+
+
+def _trainable(cfg: RunConfig, shapes: dict[str, list[int]], layers: int) -> int:
+    if cfg.finetuning_type == "full":
+        return sum(math.prod(s) for s in shapes.values())
+    if cfg.finetuning_type == "freeze":
+        last = set(range(max(0, layers - cfg.freeze_trainable_layers), layers))
+        return sum(math.prod(s) for n, s in shapes.items()
+                   if (m := re.search(r"\.layers\.(\d+)\.", n)) and int(m.group(1)) in last)
+    targets = None if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
+    total = 0
+    for name, shape in shapes.items():
+        if len(shape) != 2 or ".layers." not in name or not name.endswith(".weight"):
+            continue  # LoRA's all-linear skips embeddings and the output head
+        if targets and not any(f".{t}." in name for t in targets):
+            continue
+        out_f, in_f = shape
+        total += cfg.lora_rank * (in_f + out_f) + (out_f if cfg.use_dora else 0)
+    return total
+
+
+def device_memory() -> tuple[str, float | None]:
+    """The first GPU's name and memory (nvidia-smi), else this machine's RAM."""
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
+            name, mib = out[0].rsplit(",", 1)
+            return name.strip(), float(mib) * 2**20
+        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
+            pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return "CPU RAM", float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return "CPU RAM", None
+
+
+def estimate(model: Path, cfg: RunConfig, gpu: bool) -> Estimate | None:
+    """Bytes per device for weights, gradients, AdamW state and activations at batch x cutoff; None without
+    local safetensors (a hub id not downloaded yet)."""
+    shapes = tensor_shapes(model)
+    config_file = model / "config.json"
+    if not shapes or not config_file.exists():
+        return None
+    conf = json.loads(config_file.read_text(encoding="utf-8"))
+    hidden, layers = int(conf.get("hidden_size", 0)), int(conf.get("num_hidden_layers", 0))
+    vocab = int(conf.get("vocab_size", 0))
+    params = sum(math.prod(s) for s in shapes.values())
+    trainable = _trainable(cfg, shapes, layers)
+    half = gpu and cfg.precision != "fp32"
+    if cfg.finetuning_type != "lora":
+        weight_bytes = 4.0 * params  # fp32 master weights (autocast computes in 16 bits)
+    elif cfg.quantization != "none":
+        linear = sum(math.prod(s) for n, s in shapes.items() if len(s) == 2 and ".layers." in n)
+        weight_bytes = (0.55 if cfg.quantization == "4bit" else 1.05) * linear + 2.0 * (params - linear)
+    else:
+        weight_bytes = (2.0 if half else 4.0) * params
+    world = cfg.num_processes * cfg.num_machines
+    grads, optim = 4.0 * trainable, 8.0 * trainable  # fp32 gradients; AdamW's two moments
+    if cfg.distributed in ("deepspeed_zero2", "deepspeed_zero3", "fsdp"):
+        grads, optim = grads / world, optim / world
+    if cfg.distributed in ("deepspeed_zero3", "fsdp"):
+        weight_bytes /= world
+    tokens = cfg.per_device_train_batch_size * max(cfg.cutoff_len, 1)
+    act = 2.0 if half else 4.0
+    # ~34 bytes x hidden per token per layer at 16 bits with memory-efficient attention (Korthikanti et al.);
+    # checkpointing keeps only each layer's input plus one layer being recomputed. Logits: value, fp32 copy, grad.
+    per_layer = 17.0 * act * hidden * tokens
+    layers_bytes = (act * hidden * tokens * layers + per_layer) if cfg.gradient_checkpointing else per_layer * layers
+    activations = layers_bytes + tokens * vocab * (act + 8.0)
+    name, total = device_memory()
+    return Estimate(params, trainable, weight_bytes, grads, optim, activations, name, total)

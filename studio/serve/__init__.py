@@ -1,0 +1,1 @@
+"""Using finished weights: chat (and compare), the device-memory note beside running runs, export."""

@@ -1,0 +1,156 @@
+"""What Chat and Export load: a run's final weights or one of its checkpoints, or a model folder with an optional
+adapter. Each is checked against its base model from safetensors headers before any weight is read, so a wrong
+or missing base, or a checkpoint without weights, is one sentence instead of a traceback halfway through a load."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.errors import StudioError
+from studio.core.rundir import ADAPTER_DIR, CONFIG_FILE, MODEL_DIR, checkpoints
+from studio.core.workspace import Workspace
+from studio.runs.plan import tensor_shapes
+
+FINAL = "final"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+_PEFT_PREFIX = "base_model.model."
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    base: str  # the model loaded first: a folder or a hub id
+    adapter: Path | None  # a LoRA folder applied on top, or None
+    template: str
+    tokenizer: str  # the folder whose tokenizer encodes the prompt
+    original: str = ""  # for a full / freeze model: the model it was trained from (the base side of Compare)
+    label: str = ""  # what the page shows
+    backend: str = "transformers"  # or "unsloth", where installed on a GPU machine
+
+    def describe(self) -> str:
+        weights = self.base + (f" + {self.adapter}" if self.adapter else "")
+        return f"{self.label} ({weights})" if self.label else weights
+
+
+def weight_choices(ws: Workspace, run_id: str) -> list[str]:
+    """`final` when the run saved its output, then its complete checkpoints, newest first."""
+    from studio.runs.manage import get_run
+
+    path = get_run(ws, run_id).path
+    final = [FINAL] if (path / ADAPTER_DIR).is_dir() or (path / MODEL_DIR).is_dir() else []
+    return final + [c.name for c in reversed(checkpoints(path))]
+
+
+def chat_runs(ws: Workspace) -> list[str]:
+    """Runs with anything to chat with (final weights or a checkpoint), newest first."""
+    from studio.runs.manage import list_runs
+
+    return [r.run_id for r in list_runs(ws) if weight_choices(ws, r.run_id)]
+
+
+def run_target(ws: Workspace, run_id: str, which: str = FINAL) -> ChatTarget:
+    """The run's base model, the chosen weights on top, and the template it was trained with."""
+    from studio.core import config as cfgmod
+    from studio.model.load import model_path
+    from studio.runs.manage import get_run
+
+    info = get_run(ws, run_id)
+    cfg = cfgmod.load(info.path / CONFIG_FILE)
+    base = model_path(cfg, ws)
+    if which == FINAL:
+        folder = next((info.path / d for d in (ADAPTER_DIR, MODEL_DIR) if (info.path / d).is_dir()), None)
+        if folder is None:
+            raise StudioError("run.no_adapter", run=run_id)
+    elif re.fullmatch(r"checkpoint-\d+", which or ""):
+        folder = info.path / which
+        if not folder.is_dir():
+            raise StudioError("chat.no_checkpoint", run=run_id, checkpoint=which)
+    else:
+        raise StudioError("chat.bad_weights", value=which)
+    label = f"{run_id} · {which}"
+    own_tokenizer = (folder / "tokenizer_config.json").exists()
+    if (folder / "adapter_config.json").exists():
+        check_adapter(folder, base)
+        return ChatTarget(base, folder, cfg.template, str(folder) if own_tokenizer else base, label=label)
+    _need_weights(folder, "model.safetensors")
+    return ChatTarget(str(folder), None, cfg.template, str(folder) if own_tokenizer else base, original=base,
+                      label=label)
+
+
+def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "chatml",
+                 from_browser: bool = False) -> ChatTarget:
+    """A model folder (or, from the command line, a hub id) with an optional adapter folder."""
+    if not model.strip():
+        raise StudioError("chat.no_model")
+    if from_browser:  # a browser names folders under the model roots (or a cached hub id), nothing else
+        base = ws.browser_model(model)
+        adapter_dir = Path(ws.browser_model(adapter)) if adapter.strip() else None
+        if adapter_dir is not None and not adapter_dir.is_absolute():
+            raise StudioError("chat.not_adapter", folder=adapter.strip())
+    else:  # a relative path is tried from here, then from the workspace (as run configs name models)
+        base = model.strip()
+        if not Path(base).expanduser().exists() and (ws.root / base).is_dir():
+            base = str(ws.root / base)
+        adapter_dir = Path(adapter).expanduser().resolve() if adapter.strip() else None
+    local = local_model(base)
+    if local is None:
+        raise StudioError("chat.model_missing", model=base)
+    base = str(local)
+    if adapter_dir is not None:
+        check_adapter(adapter_dir, base)
+    else:
+        _need_weights(local, "model.safetensors")
+    tokenizer = str(adapter_dir) if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else base
+    return ChatTarget(base, adapter_dir, template, tokenizer)
+
+
+def local_model(name: str) -> Path | None:
+    """A model folder on this machine: the path itself, or a hub id already in the local cache."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.is_absolute() or name.startswith(".") or name.count("/") != 1:
+        return None  # a path that is not there (a hub id is exactly owner/name)
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not cached: nothing is downloaded at chat time
+        return None
+
+
+def _need_weights(folder: Path, expected: str) -> None:
+    if not any(folder.glob("*.safetensors")):
+        raise StudioError("chat.no_weights", folder=str(folder), expected=expected)
+
+
+def check_adapter(adapter: Path, base: str) -> None:
+    """The adapter's LoRA matrices must fit the base model's layers, or loading fails late or, worse, runs."""
+    config_file = adapter / "adapter_config.json"
+    if not config_file.exists():
+        raise StudioError("chat.not_adapter", folder=str(adapter))
+    _need_weights(adapter, ADAPTER_WEIGHTS)
+    try:
+        expected = str(json.loads(config_file.read_text(encoding="utf-8")).get("base_model_name_or_path") or "?")
+    except (OSError, ValueError):
+        raise StudioError("chat.not_adapter", folder=str(adapter)) from None
+    local = local_model(base)
+    if local is None:
+        raise StudioError("chat.base_missing", base=base, adapter=str(adapter), expected=expected)
+    model_shapes = tensor_shapes(local)
+    if not model_shapes:
+        raise StudioError("chat.no_weights", folder=str(local), expected="model.safetensors")
+    for name, shape in tensor_shapes(adapter).items():
+        kind = "A" if name.endswith(".lora_A.weight") else "B" if name.endswith(".lora_B.weight") else ""
+        if not kind or len(shape) != 2:
+            continue  # DoRA magnitudes and embedding adapters carry no in/out pair to compare
+        module = name.removeprefix(_PEFT_PREFIX).rsplit(".lora_", 1)[0]
+        weight = model_shapes.get(f"{module}.weight")
+        fits = weight is not None and len(weight) == 2 and (
+            weight[1] == shape[1] if kind == "A" else weight[0] == shape[0])
+        if not fits:
+            found = "absent" if weight is None else "x".join(map(str, weight))
+            raise StudioError("chat.wrong_base", adapter=str(adapter), base=base, expected=expected,
+                              layer=module, found=found)

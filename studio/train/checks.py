@@ -1,0 +1,125 @@
+"""Checks of a run config against the workspace and machine; the Start button, CLI and worker all call these."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from studio.core.config import Issue, RunConfig, gpu_visible
+from studio.core.errors import StudioError
+from studio.core.messages import MESSAGES, Both
+from studio.core.workspace import Workspace
+from studio.data.load import survey
+from studio.data.registry import load_registry
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # owner/name (or a legacy bare name like gpt2)
+
+
+def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
+    issues: list[Issue] = []
+    local = ws.root / cfg.model_name_or_path
+    if local.exists() or cfg.model_name_or_path.startswith(("/", ".", "models/")):
+        if not (local / "config.json").exists():
+            from studio.train.demo import DEMO_MODEL
+
+            key = "config.model_creating" if cfg.model_name_or_path == DEMO_MODEL else "config.model_missing"
+            issues.append(Issue("model_name_or_path", "error", key, {"path": cfg.model_name_or_path}))
+        elif not any(local.glob("*.safetensors")):  # weights load from safetensors only: say so before launch
+            issues.append(Issue("model_name_or_path", "error", "config.no_safetensors",
+                                {"path": cfg.model_name_or_path}))
+        else:
+            issues += check_template(cfg, local)
+    elif not HUB_ID.fullmatch(cfg.model_name_or_path):
+        issues.append(Issue("model_name_or_path", "error", "config.model_not_id", {"path": cfg.model_name_or_path}))
+    elif os.environ.get("HF_HUB_OFFLINE") == "1":
+        issues.append(Issue("model_name_or_path", "error", "config.model_hub_offline",
+                            {"path": cfg.model_name_or_path}))
+    try:
+        entry = load_registry(ws.registry_file).get(cfg.dataset)
+    except StudioError as err:
+        issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
+    else:
+        if entry is None:
+            issues.append(Issue("dataset", "error", "registry.unknown",
+                                {"name": cfg.dataset, "file": ws.registry_file.name}))
+        elif (state := entry.state(ws.data_dir)) == "remote":
+            issues.append(Issue("dataset", "error", "registry.remote", {"name": cfg.dataset}))
+        elif state == "missing":
+            issues.append(Issue("dataset", "error", "file.missing", {"file": entry.file_name or cfg.dataset}))
+        elif state == "outside":
+            issues.append(Issue("dataset", "error", "registry.outside", {"name": cfg.dataset,
+                                                                          "file": entry.file_name}))
+        elif entry.ranking:
+            issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
+        elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
+            issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
+    if cfg.precision in ("bf16", "fp16") and not gpu_visible():
+        issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
+    return issues + _check_machine(cfg)
+
+
+def _check_machine(cfg: RunConfig) -> list[Issue]:
+    """Settings that need a GPU or a package this machine may not have: said before launch, not mid-run."""
+    import importlib.util
+
+    issues = []
+    needs = []
+    if cfg.quantization != "none":
+        needs.append(("quantization", cfg.quantization, "bitsandbytes"))
+    if cfg.distributed.startswith("deepspeed"):
+        needs.append(("distributed", cfg.distributed, "deepspeed"))
+    if cfg.distributed == "fsdp":
+        needs.append(("distributed", cfg.distributed, ""))
+    for name, value, package in needs:
+        if not gpu_visible():
+            issues.append(Issue(name, "error", "config.needs_gpu", {"field": name, "value": value}))
+        elif package and importlib.util.find_spec(package) is None:
+            issues.append(Issue(name, "error", "config.needs_package",
+                                {"field": name, "value": value, "package": package}))
+    return issues
+
+
+def check_template(cfg: RunConfig, model: Path) -> list[Issue]:
+    """The template against the model's tokenizer: tokens it needs, a stop token, the model's own format."""
+    from studio.model.info import context_limit, load_tokenizer, propose_template, single_token
+    from studio.templates.auto import AutoTemplate, check_auto
+    from studio.templates.named import AUTO, EOS, get_template
+    from studio.templates.registry import eos_id
+
+    issues: list[Issue] = []
+    name = cfg.model_name_or_path
+    limit = context_limit(model)
+    if limit and cfg.cutoff_len > limit:
+        issues.append(Issue("cutoff_len", "error", "config.cutoff_over_limit",
+                            {"value": cfg.cutoff_len, "limit": limit, "model": name}))
+    try:
+        tok = load_tokenizer(model, cfg.trust_remote_code)
+    except StudioError as err:
+        return [*issues, Issue("model_name_or_path", "error", err.key, dict(err.fields))]
+    proposal, why = propose_template(model, tok)
+    if cfg.template == AUTO:
+        reason = check_auto(tok)
+        if reason == "no_chat_template":
+            return [*issues, Issue("template", "error", "template.auto_no_chat", {"model": name, "proposal": proposal})]
+        if reason:
+            return [*issues, Issue("template", "error", "template.auto_unsplittable", {"model": name, "reason": reason})]
+        template = AutoTemplate(tok)
+    else:
+        template = get_template(cfg.template)
+        missing = [t for t in template.specials if not single_token(tok, t)]
+        if missing:
+            return [*issues, Issue("template", "error", "template.missing_tokens",
+                                   {"template": cfg.template, "tokens": ", ".join(missing), "model": name,
+                                    "proposal": proposal})]
+        uses_eos = any(EOS in slots for slots in (template.user, template.assistant, template.system or ()))
+        if uses_eos and eos_id(template, tok) is None:
+            return [*issues, Issue("template", "error", "template.no_eos", {"template": cfg.template, "model": name})]
+    if not template.trains_stop:
+        issues.append(Issue("template", "warning", "template.no_stop", {"template": cfg.template}))
+    same_markup = {proposal, cfg.template} <= {"chatml", "qwen", "qwen3"}  # one markup, different defaults
+    if proposal != cfg.template and cfg.template != AUTO and not same_markup:
+        issues.append(Issue("template", "warning", "template.mismatch",
+                            {"template": cfg.template, "model": name, "proposal": proposal,
+                             "why": Both(*MESSAGES[f"why.{why}"])}))
+    return issues

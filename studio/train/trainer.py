@@ -1,0 +1,171 @@
+"""The Trainer a run uses: seeded train / validation split, collator, evaluation, early stopping, graceful abort."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.config import RunConfig
+from studio.core.errors import StudioError
+from studio.core.workspace import Workspace
+from studio.encode.encoder import Options, pad_batch
+from studio.encode.packing import pack
+from studio.model.load import model_path, pick_dtype, say
+
+DS_CONFIGS = {"deepspeed_zero2": "ds_zero2.json", "deepspeed_zero3": "ds_zero3.json"}
+
+
+@dataclass
+class Splits:
+    train: Any  # what the Trainer iterates: packed rows, or the encoded rows themselves
+    rows: Any  # the training rows unpacked (with their "source"), for the per-row loss ranking
+    eval: Any | None
+
+
+def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
+    """Encoded rows (from the shared cache when the same inputs were encoded before), split, packed if asked."""
+    from studio.encode.cache import cached_dataset
+
+    options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+    rows, summary = cached_dataset(ws.cache_dir, ws.registry_file, cfg.dataset, tokenizer,
+                                   Path(model_path(cfg, ws)), cfg.template, options)
+    source = "cache" if summary.cached else f"encoded in {summary.seconds:.2f} s"
+    dropped = ", ".join(f"{n} {reason}" for reason, n in summary.dropped.items()) or "none"
+    truncated = ", ".join(f"{n} {kind}" for kind, n in summary.truncated.items()) or "none"
+    say(f"dataset {cfg.dataset}: {summary.rows} rows, {summary.unusable} unusable, dropped: {dropped}, "
+        f"truncated: {truncated}, {summary.kept} used ({source}; template {cfg.template}, "
+        f"cutoff_len={cfg.cutoff_len})")
+    if not summary.kept:
+        raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows,
+                          reason=f"cutoff_len={cfg.cutoff_len} leaves no answer token.")
+    evaluation = None
+    if cfg.val_size > 0:
+        held = max(1, round(len(rows) * cfg.val_size))
+        if held >= len(rows):
+            raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows,
+                              reason=f"val_size={cfg.val_size} leaves no row to train on.")
+        parts = rows.train_test_split(test_size=held, seed=cfg.seed)
+        rows, evaluation = parts["train"], parts["test"]
+        say(f"validation: {len(evaluation)} rows held out (seed {cfg.seed}), {len(rows)} rows to train on")
+    train = rows
+    if cfg.packing:
+        train = pack([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows], cfg.cutoff_len)
+        say(f"packing: {len(rows)} examples in {len(train)} rows of at most {cfg.cutoff_len} tokens")
+    return Splits(train, rows, evaluation)
+
+
+class Collator:
+    """Pads a batch to its longest row and counts real vs computed tokens (the packing efficiency)."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id, self.real, self.total = pad_id, 0, 0
+
+    def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        lengths = [len(r["input_ids"]) for r in batch]
+        self.real += sum(lengths)
+        self.total += max(lengths) * len(lengths)
+        return {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
+
+    def metrics(self) -> dict[str, float]:
+        return {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
+
+
+class AbortFlag:
+    """Set by SIGTERM while the training loop runs; the loop then saves a checkpoint and stops at a step end."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.in_loop = False
+        self.stopped = False
+
+
+def abort_callback(flag: AbortFlag) -> Any:
+    from transformers import TrainerCallback
+
+    class AbortCallback(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            requested = flag.requested
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank must stop at the same step
+                import torch
+                import torch.distributed as dist
+
+                tensor = torch.tensor([1 if requested else 0], device=args.device)
+                dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+                requested = bool(tensor.item())
+            if requested:
+                flag.stopped = True
+                control.should_save = True
+                control.should_training_stop = True
+
+    return AbortCallback()
+
+
+def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
+    from studio.core.presets import PRESETS_DIR
+
+    if cfg.distributed in DS_CONFIGS:
+        return {"deepspeed": str(PRESETS_DIR / "distributed" / DS_CONFIGS[cfg.distributed])}
+    if cfg.distributed == "fsdp":
+        import json
+
+        fsdp = json.loads((PRESETS_DIR / "distributed" / "fsdp.json").read_text(encoding="utf-8"))
+        return {"fsdp": fsdp.pop("fsdp"), "fsdp_config": fsdp}
+    return {}
+
+
+def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, splits: Splits,
+                  flag: AbortFlag, elapsed_offset: float = 0.0) -> Any:
+    import torch
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+
+    from studio.train.progress import MetricsCallback
+
+    dtype = pick_dtype(cfg)
+    evaluating = splits.eval is not None
+    stopping = evaluating and cfg.early_stopping_patience > 0
+    args = TrainingArguments(
+        output_dir=str(run_dir),
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps or -1,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a share of the steps
+        max_grad_norm=cfg.max_grad_norm,
+        bf16=dtype == torch.bfloat16,
+        fp16=dtype == torch.float16,
+        activation_checkpointing=cfg.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        eval_strategy="steps" if evaluating else "no",
+        eval_steps=cfg.eval_steps,
+        load_best_model_at_end=stopping,
+        metric_for_best_model="eval_loss" if stopping else None,
+        greater_is_better=False if stopping else None,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        # packed rows carry no attention mask to count by; their padding is the last row's tail (<1% here)
+        include_num_input_tokens_seen="all" if cfg.packing else "non_padding",
+        remove_unused_columns=False,
+        disable_tqdm=True,  # progress goes to metrics.jsonl / status.json, not carriage returns in the log
+        report_to="none",
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False if cfg.finetuning_type != "full" else None,
+        **_strategy_args(cfg),
+    )
+    collate = Collator(tokenizer.pad_token_id)
+    callbacks = [MetricsCallback(run_dir, extra=collate.metrics, elapsed_offset=elapsed_offset),
+                 abort_callback(flag)]
+    if stopping:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    trainer = Trainer(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
+                      data_collator=collate, callbacks=callbacks)
+    trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
+    return trainer

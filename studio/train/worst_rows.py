@@ -1,0 +1,70 @@
+"""After training: each training row's loss under the final weights, the worst written out (how bad data shows)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from studio.core.rundir import WORST_FILE
+from studio.encode.encoder import IGNORE, pad_batch
+
+MAX_ROWS = 20_000  # beyond this a seeded sample is ranked: the ranking should cost a fraction of the run
+TEXT_CHARS = 1200
+
+
+def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: int = 8) -> list[float]:
+    """Mean cross-entropy over each row's trained tokens, rows batched by similar length to spare padding."""
+    import torch
+    import torch.nn.functional as F
+
+    device = next(model.parameters()).device
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    losses = [0.0] * len(rows)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = {k: torch.tensor(v, device=device) for k, v in pad_batch([rows[i] for i in chunk], pad_id).items()}
+            labels = batch.pop("labels")
+            logits = model(**batch, use_cache=False).logits[:, :-1].float()
+            target = labels[:, 1:]
+            token_loss = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=IGNORE, reduction="none")
+            counts = (target != IGNORE).sum(dim=1).clamp(min=1)
+            for i, value in zip(chunk, (token_loss.sum(dim=1) / counts).tolist(), strict=True):
+                losses[i] = value
+    model.train(was_training)
+    return losses
+
+
+def rank(model: Any, tokenizer: Any, rows: Any, count: int, seed: int, batch_size: int = 8) -> list[dict[str, Any]]:
+    """The `count` rows with the highest loss, worst first, with where they come from and their text."""
+    indices = list(range(len(rows)))
+    if len(indices) > MAX_ROWS:
+        indices = sorted(random.Random(seed).sample(indices, MAX_ROWS))
+    picked = rows.select(indices).to_list() if hasattr(rows, "select") else [rows[i] for i in indices]
+    losses = row_losses(model, picked, tokenizer.pad_token_id, batch_size)
+    worst = sorted(range(len(picked)), key=lambda i: -losses[i])[:count]
+    out = []
+    for place, i in enumerate(worst, 1):
+        ids, labels = picked[i]["input_ids"], picked[i]["labels"]
+        answer = [t for t, lab in zip(ids, labels, strict=True) if lab != IGNORE]
+        out.append({"rank": place, "source": picked[i].get("source", ""), "loss": round(losses[i], 4),
+                    "tokens": len(ids), "ranked_of": len(picked),
+                    "text": tokenizer.decode(ids)[:TEXT_CHARS], "answer": tokenizer.decode(answer)[:TEXT_CHARS]})
+    return out
+
+
+def write(run_dir: Path, ranked: list[dict[str, Any]]) -> None:
+    tmp = run_dir / f".{WORST_FILE}.tmp"
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ranked), encoding="utf-8")
+    tmp.replace(run_dir / WORST_FILE)
+
+
+def read(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / WORST_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
