@@ -90,7 +90,7 @@ def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
 
 def compute_params(ws: Workspace) -> int:
     """Parameters every token passes through: all but the embedding table (a lookup, not a matmul)."""
-    from studio.runs.plan import tensor_shapes
+    from studio.model.info import tensor_shapes
 
     shapes = tensor_shapes(ws.root / "models" / "bench-27m")
     return sum(math.prod(s) for name, s in shapes.items() if "embed_tokens" not in name)

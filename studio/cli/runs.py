@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 from studio.core import config as cfgmod
-from studio.core import presets
-from studio.core.config import Issue, RunConfig
+from studio.core.config import Issue
 from studio.core.rundir import CONFIG_FILE, FINAL_STATES, LOG_FILE, log_tail, read_metrics
 from studio.core.workspace import Workspace
+from studio.model.memory import GIB, Estimate
 from studio.runs import manage as runs
-from studio.runs import plan
+from studio.runs.prepare import Prepared, launch, prepare
 from studio.train.worst_rows import read as read_worst
 
 
@@ -43,51 +43,39 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("run", nargs="+")
 
 
-def merged(path: Path, preset: str) -> tuple[RunConfig, list[Issue]]:
-    values = {**(presets.preset_values(preset) if preset else {}), **cfgmod.read_yaml(path)}
-    return cfgmod.from_dict(values, path.name)
-
-
 def print_issues(issues: list[Issue], lang: str) -> None:
     for issue in issues:
         print(f"{issue.level}: {issue.text(lang)}", file=sys.stderr)
 
 
-def prepared(ws: Workspace, args: argparse.Namespace) -> tuple[RunConfig, list[Issue]]:
-    """The config as the Start button would launch it: merged, checked, cutoff resolved."""
-    from studio.train.checks import check_environment
-
-    cfg, issues = merged(args.config, args.preset)
+def prepared(ws: Workspace, args: argparse.Namespace) -> Prepared:
+    """The config as the Start button would launch it: merged over the preset, checked, cutoff resolved."""
+    values = cfgmod.read_yaml(args.config)
     if getattr(args, "run_dir", ""):
-        cfg, extra = cfgmod.from_dict({**cfgmod.to_dict(cfg), "run_name": args.run_dir}, "--run-dir")
-        issues += [i for i in extra if i.field == "run_name"]
-    issues += check_environment(cfg, ws) + runs.check_launch(ws, cfg)
-    if not cfgmod.has_errors(issues):
-        cfg, chosen = plan.resolve(ws, cfg)
-        if chosen:
-            print(Issue("cutoff_len", "warning", "config.auto_cutoff", {"value": chosen}).text(args.lang))
-    return cfg, issues
+        values["run_name"] = args.run_dir
+    p = prepare(ws, values, args.preset, args.config.name)
+    if p.cutoff:
+        print(Issue("cutoff_len", "warning", "config.auto_cutoff", {"value": p.cutoff}).text(args.lang))
+    return p
 
 
-def memory_line(ws: Workspace, cfg: RunConfig) -> str:
-    local = ws.root / cfg.model_name_or_path
-    est = plan.estimate(local, cfg, cfgmod.gpu_visible()) if local.exists() else None
+def memory_line(est: Estimate | None) -> str:
     if est is None:
         return "memory: unknown (no local safetensors)"
     verdict = {True: "fits", False: "does NOT fit", None: "device memory unknown"}[est.fits]
-    return (f"memory: ~{est.total / plan.GIB:.2f} GiB per device (weights {est.weights / plan.GIB:.2f}, gradients "
-            f"{est.gradients / plan.GIB:.2f}, optimizer {est.optimizer / plan.GIB:.2f}, activations "
-            f"{est.activations / plan.GIB:.2f}); {est.trainable:,} of {est.parameters:,} parameters train; "
-            f"{est.device} {0 if not est.device_bytes else est.device_bytes / plan.GIB:.1f} GiB: {verdict}")
+    return (f"memory: ~{est.total / GIB:.2f} GiB per device (weights {est.weights / GIB:.2f}, gradients "
+            f"{est.gradients / GIB:.2f}, optimizer {est.optimizer / GIB:.2f}, activations "
+            f"{est.activations / GIB:.2f}); {est.trainable:,} of {est.parameters:,} parameters train; "
+            f"{est.device} {0 if not est.device_bytes else est.device_bytes / GIB:.1f} GiB: {verdict}")
 
 
 def cmd_validate(ws: Workspace, args: argparse.Namespace) -> int:
-    cfg, issues = prepared(ws, args)
-    print_issues(issues, args.lang)
-    if not cfgmod.has_errors(issues):
-        print(memory_line(ws, cfg))
-    print("errors" if cfgmod.has_errors(issues) else "ok")
-    return 2 if cfgmod.has_errors(issues) else 0
+    p = prepared(ws, args)
+    print_issues(p.issues, args.lang)
+    if p.ok:
+        print(memory_line(p.estimate))
+    print("ok" if p.ok else "errors")
+    return 0 if p.ok else 2
 
 
 def follow(ws: Workspace, run_dir: Path) -> str:
@@ -116,11 +104,11 @@ def follow(ws: Workspace, run_dir: Path) -> str:
 
 
 def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
-    cfg, issues = prepared(ws, args)
-    print_issues(issues, args.lang)
-    if cfgmod.has_errors(issues):
+    p = prepared(ws, args)
+    print_issues(p.issues, args.lang)
+    if not p.ok:
         return 2
-    run_dir = runs.start(ws, cfg, args.preset)
+    run_dir = launch(ws, p)
     print(f"run {run_dir.name}: {(run_dir / 'command.txt').read_text(encoding='utf-8').strip()}", flush=True)
     if args.detach:
         return 0

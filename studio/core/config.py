@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -315,10 +314,3 @@ def load(path: Path) -> RunConfig:
     if errors:
         raise StudioError("run.invalid", count=len(errors), first=errors[0].text())
     return cfg
-
-
-def gpu_visible() -> bool:
-    """Cheap check that avoids importing torch in the UI process."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
-        return False
-    return Path("/proc/driver/nvidia/gpus").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,14 @@ def propose_template(path: Path, tokenizer: Any) -> tuple[str, str]:
     if isinstance(getattr(tokenizer, "chat_template", None), str):
         return AUTO, "chat_template"
     return "default", "none"
+
+
+def tensor_shapes(model: Path) -> dict[str, list[int]]:
+    """Every tensor's shape from the safetensors headers (8-byte length, then JSON), no weights read."""
+    shapes: dict[str, list[int]] = {}
+    for path in sorted(model.glob("*.safetensors")):
+        with open(path, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        shapes |= {name: meta["shape"] for name, meta in header.items() if name != "__metadata__"}
+    return shapes

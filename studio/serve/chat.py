@@ -79,7 +79,7 @@ def unsloth_available() -> bool:
     """unsloth is an optional, faster backend: offered only where it is installed and a GPU is present."""
     import importlib.util
 
-    from studio.serve.memory import has_gpu
+    from studio.core.machine import has_gpu
 
     return importlib.util.find_spec("unsloth") is not None and has_gpu()
 

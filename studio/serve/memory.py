@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
+from studio.core.machine import free_bytes, has_gpu, nvidia, rss
 from studio.core.messages import render
 from studio.core.workspace import Workspace
-from studio.runs.plan import tensor_shapes
+from studio.model.info import tensor_shapes
 from studio.serve.targets import ChatTarget
 
 GIB = 2**30
-
-
-def has_gpu() -> bool:
-    return bool(shutil.which("nvidia-smi")) and bool(_nvidia(["--query-gpu=memory.total"]))
 
 
 def need_bytes(target: ChatTarget, gpu: bool) -> int:
@@ -29,15 +24,6 @@ def need_bytes(target: ChatTarget, gpu: bool) -> int:
         if folder is not None and folder.is_dir():
             total += sum(math.prod(s) for s in tensor_shapes(folder).values()) * width
     return total
-
-
-def _nvidia(query: list[str]) -> list[str]:
-    try:
-        out = subprocess.run(["nvidia-smi", *query, "--format=csv,noheader,nounits"], capture_output=True,
-                             text=True, timeout=10, check=True)
-        return [line for line in out.stdout.splitlines() if line.strip()]
-    except (subprocess.SubprocessError, OSError):
-        return []
 
 
 def _group_pids(leader: int) -> list[int]:
@@ -53,40 +39,16 @@ def _group_pids(leader: int) -> list[int]:
     return pids
 
 
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _available_ram() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def run_usage(leader: int, gpu: bool) -> int:
     pids = set(_group_pids(leader)) or {leader}
     if gpu:
         used = 0
-        for line in _nvidia(["--query-compute-apps=pid,used_memory"]):
+        for line in nvidia(["--query-compute-apps=pid,used_memory"]):
             pid, mib = (x.strip() for x in line.split(","))
             if pid.isdigit() and int(pid) in pids:
                 used += int(float(mib) * 2**20)
         return used
-    return sum(_rss(p) for p in pids)
-
-
-def free_bytes(gpu: bool) -> int:
-    if gpu:
-        rows = _nvidia(["--query-gpu=memory.free"])
-        return int(float(rows[0]) * 2**20) if rows else 0
-    return _available_ram()
+    return sum(rss(p) for p in pids)
 
 
 def memory_note(ws: Workspace, target: ChatTarget, lang: str = "en") -> str:
@@ -108,6 +70,6 @@ def memory_note(ws: Workspace, target: ChatTarget, lang: str = "en") -> str:
     return " ".join(notes)
 
 
-def process_rss() -> int:
+def processrss() -> int:
     """This process's resident memory (what loading and unloading change)."""
-    return _rss(os.getpid())
+    return rss(os.getpid())

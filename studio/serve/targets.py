@@ -12,7 +12,7 @@ from pathlib import Path
 from studio.core.errors import StudioError
 from studio.core.rundir import ADAPTER_DIR, CONFIG_FILE, MODEL_DIR, checkpoints
 from studio.core.workspace import Workspace
-from studio.runs.plan import tensor_shapes
+from studio.model.info import tensor_shapes
 
 FINAL = "final"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"

@@ -6,8 +6,9 @@ import os
 import re
 from pathlib import Path
 
-from studio.core.config import Issue, RunConfig, gpu_visible
+from studio.core.config import Issue, RunConfig
 from studio.core.errors import StudioError
+from studio.core.machine import has_gpu
 from studio.core.messages import MESSAGES, Both
 from studio.core.workspace import Workspace
 from studio.data.load import survey
@@ -54,7 +55,7 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
         elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
-    if cfg.precision in ("bf16", "fp16") and not gpu_visible():
+    if cfg.precision in ("bf16", "fp16") and not has_gpu():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues + _check_machine(cfg)
 
@@ -72,7 +73,7 @@ def _check_machine(cfg: RunConfig) -> list[Issue]:
     if cfg.distributed == "fsdp":
         needs.append(("distributed", cfg.distributed, ""))
     for name, value, package in needs:
-        if not gpu_visible():
+        if not has_gpu():
             issues.append(Issue(name, "error", "config.needs_gpu", {"field": name, "value": value}))
         elif package and importlib.util.find_spec(package) is None:
             issues.append(Issue(name, "error", "config.needs_package",

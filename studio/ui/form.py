@@ -54,16 +54,20 @@ def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles
     return Form(widgets)
 
 
-def to_config(values: list[Any], trust_remote_code: bool = False) -> tuple[RunConfig, list[Issue]]:
-    """Widget values in schema order -> config and the type issues found (the same parser YAML goes through).
-
-    Operator-only fields are not among the values: `trust_remote_code` is the server's setting, passed in."""
+def values_dict(values: list[Any], trust_remote_code: bool = False) -> dict[str, Any]:
+    """Widget values in schema order -> the mapping a YAML file would hold. Operator-only fields are not among
+    the values: `trust_remote_code` is the server's setting, passed in."""
     data: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     for name, value in zip(BROWSER_FIELDS, values, strict=True):
         if str(FIELDS[name].type) == "int" and isinstance(value, float) and value.is_integer():
             value = int(value)
         data[name] = value
-    return from_dict(data, "form")
+    return data
+
+
+def to_config(values: list[Any], trust_remote_code: bool = False) -> tuple[RunConfig, list[Issue]]:
+    """Widget values -> config and the type issues found (the same parser YAML goes through)."""
+    return from_dict(values_dict(values, trust_remote_code), "form")
 
 
 def values_of(cfg: RunConfig) -> list[Any]:

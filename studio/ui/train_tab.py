@@ -15,10 +15,11 @@ from studio.core.errors import StudioError
 from studio.data.actions import dataset_choices
 from studio.encode.encoder import Options
 from studio.encode.learn import learn_row, proposed_template
+from studio.model.memory import GIB
 from studio.runs import manage as runs
-from studio.runs import plan
 from studio.runs.launcher import command_preview, node_commands
-from studio.train.checks import check_environment, check_template
+from studio.runs.prepare import Prepared, launch, prepare, resolve
+from studio.train.checks import check_template
 from studio.train.demo import DEMO_MODEL
 from studio.ui import form as formmod
 from studio.ui import learn_panel
@@ -47,7 +48,7 @@ def batch_text(cfg: cfgmod.RunConfig, lang: str) -> str:
 
 
 def _gib(value: float) -> str:
-    return f"{value / plan.GIB:.2f} GiB" if value >= 0.01 * plan.GIB else f"{value / 2**20:.1f} MiB"
+    return f"{value / GIB:.2f} GiB" if value >= 0.01 * GIB else f"{value / 2**20:.1f} MiB"
 
 
 def form_config(ctx: Ctx, values: Any) -> tuple[cfgmod.RunConfig, list[cfgmod.Issue]]:
@@ -55,13 +56,18 @@ def form_config(ctx: Ctx, values: Any) -> tuple[cfgmod.RunConfig, list[cfgmod.Is
     return formmod.to_config(list(values), ctx.ws.trust_remote_code)
 
 
-def memory_text(ctx: Ctx, cfg: cfgmod.RunConfig, lang: str) -> str:
+def prepared(ctx: Ctx, values: Any, preset: str = "", full: bool = False) -> Prepared:
+    """The one prepare path, as a browser sent the values (full: everything a launch checks)."""
+    data = formmod.values_dict(list(values), ctx.ws.trust_remote_code)
+    return prepare(ctx.ws, data, preset, "form", from_browser=True, full=full)
+
+
+def memory_text(p: Prepared, lang: str) -> str:
     """The estimate of memory per device against the device's (read from headers; nothing is loaded)."""
-    try:
-        local = ctx.ws.local_model_dir(cfg.model_name_or_path)
-    except StudioError as err:
-        return err.text(lang)
-    est = plan.estimate(local, cfg, cfgmod.gpu_visible()) if local else None
+    fence = [i for i in p.issues if i.field == "model_name_or_path" and i.level == "error"]
+    if fence:
+        return fence[0].text(lang)
+    cfg, est = p.config, p.estimate
     if est is None:
         return t("train.memory_unknown", lang)
     cutoff = cfg.cutoff_len or "p99"
@@ -97,7 +103,7 @@ def build(ctx: Ctx) -> TrainHandles:
         ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
     template_note = gr.Markdown(elem_id="train-template-note")
     batch = gr.Markdown(batch_text(cfg, lang), elem_id="train-batch")
-    memory = gr.Markdown(memory_text(ctx, cfg, lang), elem_id="train-memory")
+    memory = gr.Markdown(memory_text(prepared(ctx, formmod.values_of(cfg)), lang), elem_id="train-memory")
     with gr.Accordion(t("learn.title", lang), open=False, elem_id="train-learn-box") as learn_box:
         ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
         with gr.Row(equal_height=True):
@@ -125,8 +131,8 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
 
     def on_change(lang: str, *values: Any):
-        cfg, _ = form_config(ctx, values)
-        return batch_text(cfg, lang), memory_text(ctx, cfg, lang), preview(ctx, cfg, lang)
+        p = prepared(ctx, values)
+        return batch_text(p.config, lang), memory_text(p, lang), preview(ctx, p.config, lang)
 
     @guarded
 
@@ -165,7 +171,7 @@ def build(ctx: Ctx) -> TrainHandles:
         if cfgmod.has_errors(issues):
             return issues_markdown(issues, lang), "", gr.update(visible=False)
         try:
-            cfg, _ = plan.resolve(ctx.ws, cfg)
+            cfg, _ = resolve(ctx.ws, cfg)
             options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
             learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), local, cfg.template, options,
                                 cfg.trust_remote_code)
@@ -192,15 +198,10 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
     def on_start(lang: str, preset: str, *values: Any) -> tuple[str, str | None]:
         """Validate exactly as the CLI does; launch (or queue) only when there is no error. Returns (message, run id)."""
-        cfg, issues = form_config(ctx, values)
-        if not cfgmod.has_errors(issues):  # values well-formed: now the fence (model, cache, operator settings)
-            issues += runs.check_launch(ctx.ws, cfg, from_browser=True)
-        if not cfgmod.has_errors(issues):  # the model and data are known to be where a browser may point
-            issues += check_environment(cfg, ctx.ws)
-        if cfgmod.has_errors(issues):
-            return issues_markdown(issues, lang), None
-        cfg, chosen = plan.resolve(ctx.ws, cfg)
-        run_dir = runs.start(ctx.ws, cfg, preset)
+        p = prepared(ctx, values, preset, full=True)
+        if not p.ok:
+            return issues_markdown(p.issues, lang), None
+        run_dir, issues, chosen = launch(ctx.ws, p), p.issues, p.cutoff
         state = runs.run_status(run_dir).get("state")
         started = t("train.queued" if state == "queued" else "train.started", lang, run=run_dir.name)
         notes = [started, t("train.auto_cutoff", lang, value=chosen) if chosen else "", issues_markdown(issues, lang)]

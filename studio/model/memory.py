@@ -1,43 +1,20 @@
-"""Before launch: the automatic cutoff (dataset p99) and an estimate of the memory a run needs vs the device's.
-
-Reads safetensors headers and config.json only: the UI process never loads weights or imports torch for this.
-"""
+"""What a run will need per device, from safetensors headers and config.json only (nothing is loaded): weights,
+gradients, AdamW state and activations at batch x cutoff, against the device's memory."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-import shutil
-import struct
-import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.config import RunConfig
-from studio.core.workspace import Workspace
+from studio.core.machine import device_memory
+from studio.model.info import tensor_shapes
 
 GIB = 2**30
 
-
-# cutoff ------------------------------------------------------------------------------------------
-
-def auto_cutoff(ws: Workspace, cfg: RunConfig) -> int:
-    from studio.encode.lengths import dataset_cutoff
-    from studio.model.load import model_path
-
-    return dataset_cutoff(ws.data_dir, cfg.dataset, Path(model_path(cfg, ws)), cfg.template, cfg.trust_remote_code)
-
-
-def resolve(ws: Workspace, cfg: RunConfig) -> tuple[RunConfig, int | None]:
-    """The config as it will run: cutoff_len 0 becomes a number. Returns it and the number chosen, if any."""
-    if cfg.cutoff_len:
-        return cfg, None
-    value = auto_cutoff(ws, cfg)
-    return replace(cfg, cutoff_len=value), value
-
-
-# memory ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Estimate:
@@ -59,17 +36,6 @@ class Estimate:
         return None if not self.device_bytes else self.total <= 0.92 * self.device_bytes
 
 
-def tensor_shapes(model: Path) -> dict[str, list[int]]:
-    """Every tensor's shape from the safetensors headers (8-byte length, then JSON), no weights read."""
-    shapes: dict[str, list[int]] = {}
-    for path in sorted(model.glob("*.safetensors")):
-        with open(path, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        shapes |= {name: meta["shape"] for name, meta in header.items() if name != "__metadata__"}
-    return shapes
-
-
 def _trainable(cfg: RunConfig, shapes: dict[str, list[int]], layers: int) -> int:
     if cfg.finetuning_type == "full":
         return sum(math.prod(s) for s in shapes.values())
@@ -87,25 +53,6 @@ def _trainable(cfg: RunConfig, shapes: dict[str, list[int]], layers: int) -> int
         out_f, in_f = shape
         total += cfg.lora_rank * (in_f + out_f) + (out_f if cfg.use_dora else 0)
     return total
-
-
-def device_memory() -> tuple[str, float | None]:
-    """The first GPU's name and memory (nvidia-smi), else this machine's RAM."""
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-                                 capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
-            name, mib = out[0].rsplit(",", 1)
-            return name.strip(), float(mib) * 2**20
-        except (subprocess.SubprocessError, OSError, ValueError, IndexError):
-            pass
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return "CPU RAM", float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return "CPU RAM", None
 
 
 def estimate(model: Path, cfg: RunConfig, gpu: bool) -> Estimate | None:

@@ -1,0 +1,87 @@
+"""One path from a form or a YAML file to a started run: merge over the preset, check (the fence first when a
+browser sent it), make `cutoff_len: 0` a number, estimate memory; then launch. The Train tab's Start, memory and
+command preview, `python -m studio validate` and `train` all come through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from studio.core import config as cfgmod
+from studio.core import presets
+from studio.core.config import Issue, RunConfig, has_errors
+from studio.core.errors import StudioError
+from studio.core.machine import has_gpu
+from studio.core.workspace import Workspace
+from studio.model.memory import Estimate, estimate
+from studio.runs import manage
+
+
+@dataclass
+class Prepared:
+    config: RunConfig
+    issues: list[Issue] = field(default_factory=list)
+    cutoff: int | None = None  # chosen from the data when cutoff_len was 0
+    estimate: Estimate | None = None
+    preset: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.issues)
+
+
+def local_model(ws: Workspace, cfg: RunConfig) -> Path | None:
+    """The model's folder when it is one on this machine (relative paths are the workspace's), else None."""
+    path = Path(cfg.model_name_or_path).expanduser()
+    path = path if path.is_absolute() else ws.root / path
+    return path if (path / "config.json").exists() else None
+
+
+def memory(ws: Workspace, cfg: RunConfig) -> Estimate | None:
+    local = local_model(ws, cfg)
+    return estimate(local, cfg, has_gpu()) if local else None
+
+
+def auto_cutoff(ws: Workspace, cfg: RunConfig) -> int:
+    from studio.encode.lengths import dataset_cutoff
+    from studio.model.load import model_path
+
+    return dataset_cutoff(ws.data_dir, cfg.dataset, Path(model_path(cfg, ws)), cfg.template, cfg.trust_remote_code)
+
+
+def resolve(ws: Workspace, cfg: RunConfig) -> tuple[RunConfig, int | None]:
+    """The config as it will run: cutoff_len 0 becomes a number. Returns it and the number chosen, if any."""
+    if cfg.cutoff_len:
+        return cfg, None
+    value = auto_cutoff(ws, cfg)
+    return replace(cfg, cutoff_len=value), value
+
+
+def prepare(ws: Workspace, values: dict[str, Any], preset: str = "", source: str = "form",
+            from_browser: bool = False, full: bool = True) -> Prepared:
+    """`values` merged over the preset and checked. `full` runs everything a launch needs (workspace, model,
+    dataset, machine; the cutoff made a number); without it, only what a live preview can afford."""
+    cfg, issues = cfgmod.from_dict({**(presets.preset_values(preset) if preset else {}), **values}, source)
+    prepared = Prepared(cfg, issues, preset=preset)
+    if prepared.ok:  # values well-formed: now the fence (cheap, so previews get it too), then model and data
+        prepared.issues += manage.check_launch(ws, cfg, from_browser=from_browser)
+    elif from_browser:  # no header is read from a folder the fence would refuse
+        prepared.issues += [i for i in manage.check_launch(ws, cfg, from_browser=True) if i.field == "model_name_or_path"]
+    if full and prepared.ok:
+        from studio.train.checks import check_environment
+
+        prepared.issues += check_environment(cfg, ws)
+    if full and prepared.ok:
+        prepared.config, prepared.cutoff = resolve(ws, cfg)
+    if not any(i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
+        prepared.estimate = memory(ws, prepared.config)  # the model is one a caller may read headers of
+    return prepared
+
+
+def launch(ws: Workspace, prepared: Prepared) -> Path:
+    """Create the run folder and start the worker (or queue it); only a prepared config without errors."""
+    if not prepared.ok:
+        first = next(i for i in prepared.issues if i.level == "error")
+        raise StudioError("run.invalid", count=sum(i.level == "error" for i in prepared.issues), first=first.text())
+    return manage.start(ws, prepared.config, prepared.preset)
