@@ -10,6 +10,7 @@ from pathlib import Path
 from studio.core.errors import StudioError
 from studio.core.messages import Both
 from studio.core.workspace import Workspace
+from studio.serve.chat import GenSettings
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -24,12 +25,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ch.add_argument("--system", default="", help="system prompt")
     ch.add_argument("--compare", action="store_true", help="answer --prompt twice: base model, then tuned")
     ch.add_argument("--stats", action="store_true", help="print time to first token and tokens/s to stderr")
-    ch.add_argument("--max-new-tokens", type=int, default=128)
-    ch.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    ch.add_argument("--top-p", type=float, default=1.0)
-    ch.add_argument("--top-k", type=int, default=50)
-    ch.add_argument("--repetition-penalty", type=float, default=1.0)
-    ch.add_argument("--seed", type=int, default=0)
+    for f in dataclasses.fields(GenSettings):  # defaults, bounds and help declared once, in GenSettings
+        low, high = f.metadata["range"]
+        ch.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
+                        help=f"{f.metadata['help']} ({low}..{high}, default {f.default})")
     ex = sub.add_parser("export", help="export a run's adapter, or merge it into the base model for serving")
     _weights_args(ex, required=True)
     ex.add_argument("--out", type=Path, required=True, help="output folder (must be empty or absent)")
@@ -57,8 +56,7 @@ def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
     from studio.serve import chat
     from studio.serve import targets as chat_targets
 
-    settings = chat.GenSettings(args.max_new_tokens, args.temperature, args.top_p, args.top_k,
-                                args.repetition_penalty, args.seed)
+    settings = GenSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(GenSettings)})
     settings.check()  # before minutes of loading
     if args.run:
         target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
@@ -102,7 +100,7 @@ def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
     from studio.serve import targets as chat_targets
 
     target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
-    out = args.out.expanduser().resolve()
+    out = ws.cli_path(args.out)
     overwrite = args.overwrite
     if not overwrite and out.is_dir() and any(out.iterdir()) and sys.stdin.isatty():
         overwrite = (_ask(f"{out} is not empty; replace it? [y/N] ") or "").strip().lower() in ("y", "yes")

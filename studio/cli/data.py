@@ -10,7 +10,7 @@ from pathlib import Path
 from studio.cli import runs as cli_runs
 from studio.core import config as cfgmod
 from studio.core.errors import StudioError
-from studio.core.workspace import Workspace
+from studio.core.workspace import DEMO_MODEL, Workspace
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     enc = parsers["encode"]
     enc.add_argument("--dataset", required=True)
     enc.add_argument("--model", type=Path, default=None, help="model folder (default: the workspace's demo model)")
-    enc.add_argument("--cutoff-len", type=int, default=1024)
+    enc.add_argument("--cutoff-len", type=int, default=cfgmod.FIELDS["cutoff_len"].default)
     enc.add_argument("--train-on-prompt", action="store_true")
     enc.add_argument("--mask-history", action="store_true")
     enc.add_argument("--out", type=Path, required=True, help="JSONL file to write")
@@ -70,7 +70,7 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
     from studio.data import actions
     from studio.encode import lengths
 
-    data_dir = (args.dir or ws.data_dir).resolve()
+    data_dir = ws.cli_path(args.dir) if args.dir else ws.data_dir.resolve()
     out: object
     if args.action == "encode":
         return _encode(ws, data_dir, args)
@@ -86,9 +86,10 @@ def cmd_data(ws: Workspace, args: argparse.Namespace) -> int:
         items, more = actions.preview(data_dir, args.dataset, max(args.start, 1) - 1, args.rows)
         out = {"rows": [v.to_json(args.lang) for v in actions.row_views(items)], "more": more}
     elif args.action == "inspect":
-        model = args.model or (ws.root / "models" / "demo-tiny")
-        report = lengths.inspect_dataset(data_dir, args.dataset, model if model.exists() or args.model else None,
-                                         args.template)
+        model = ws.cli_path(args.model) if args.model else ws.root / DEMO_MODEL
+        if args.model and not (model / "config.json").exists():
+            raise StudioError("config.model_missing", path=str(args.model))
+        report = lengths.inspect_dataset(data_dir, args.dataset, model if model.exists() else None, args.template)
         out = report.to_json() | {"advice": report.advice(args.lang)}
         if args.cutoff:
             out["cutoff_effect"] = report.cutoff_effect(args.cutoff)
@@ -115,7 +116,7 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     from studio.encode.learn import proposed_template
     from studio.train.checks import check_template
 
-    model = (args.model or ws.root / "models" / "demo-tiny").resolve()
+    model = ws.cli_path(args.model) if args.model else ws.root / DEMO_MODEL
     if not (model / "config.json").exists():
         raise StudioError("config.model_missing", path=str(model))
     template = args.template or proposed_template(model)
@@ -135,11 +136,12 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     options = Options(args.cutoff_len, args.train_on_prompt, args.mask_history)
     kept, _, summary = encode_dataset(data_dir / "dataset_info.json", args.dataset, load_tokenizer(model), template,
                                    options)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as out:
+    out_file = ws.cli_path(args.out)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_file, "w", encoding="utf-8") as out:
         for enc in kept:
             out.write(json.dumps({"input_ids": enc.input_ids, "labels": enc.labels}) + "\n")
     trained = sum(1 for e in kept for label in e.labels if label != IGNORE)
-    print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(args.out)},
+    print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(out_file)},
                      ensure_ascii=False), file=sys.stderr)
     return 0

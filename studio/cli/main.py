@@ -17,7 +17,9 @@ from studio.core.workspace import DATA_DIRS_ENV, Workspace
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m studio", description="Fine-tuning studio, command line.")
+    p = argparse.ArgumentParser(prog="python -m studio", description="Fine-tuning studio, command line.",
+                                epilog="Every path (model, adapter, data folder, config file, output) is taken as given "
+                                       "when it exists, else relative to the workspace.")
     p.add_argument("--workspace", default="workspace", help="workspace folder (default ./workspace)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of error messages")
     p.add_argument("--data-dir", action="append", default=[], metavar="DIR",

@@ -50,10 +50,10 @@ def print_issues(issues: list[Issue], lang: str) -> None:
 
 def prepared(ws: Workspace, args: argparse.Namespace) -> Prepared:
     """The config as the Start button would launch it: merged over the preset, checked, cutoff resolved."""
-    values = cfgmod.read_yaml(args.config)
+    values = cfgmod.read_yaml(ws.cli_path(args.config))
     if getattr(args, "run_dir", ""):
         values["run_name"] = args.run_dir
-    p = prepare(ws, values, args.preset, args.config.name)
+    p = prepare(ws, values, args.preset, Path(args.config).name)
     if p.cutoff:
         print(Issue("cutoff_len", "warning", "config.auto_cutoff", {"value": p.cutoff}).text(args.lang))
     return p

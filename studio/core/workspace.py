@@ -18,6 +18,7 @@ MODEL_DIRS_ENV, DATA_DIRS_ENV, REMOTE_CODE_ENV = "STUDIO_MODEL_DIRS", "STUDIO_DA
 # Dataset, run and export names: letters (any script, CJK included), digits, - _ . ; at most 100; no leading dot.
 NAME_RE = re.compile(r"\w[\w.\-]{0,99}")
 HUB_ID_RE = re.compile(r"[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}")  # exactly owner/name
+DEMO_MODEL = "models/demo-tiny"  # the embedded default, built locally on first start
 MAX_TEXT = 4096  # longest path or short text field a browser may send
 
 
@@ -109,6 +110,12 @@ class Workspace:
         """Where a browser may name a model: models/, run outputs, exports, and the operator's --model-dir."""
         own = (self.models_dir, self.runs_dir, self.exports_dir)
         return tuple(p.resolve() for p in own) + env_roots(MODEL_DIRS_ENV)
+
+    def cli_path(self, value: str | os.PathLike[str]) -> Path:
+        """A path given on the command line (the operator's own, not fenced): as given when it exists, else
+        relative to the workspace, as run configs name models and the UI names exports."""
+        path = Path(value).expanduser()
+        return path.resolve() if path.is_absolute() or path.exists() else (self.root / path).resolve()
 
     def confine(self, user_path: str | os.PathLike[str], base: Path | None = None) -> Path:
         """Resolve a path a browser or config sent, refusing anything outside the workspace."""

@@ -254,7 +254,3 @@ def read_page(path: Path, start: int = 0, count: int = 20, label: str | None = N
     """Rows start .. start+count-1 (0-based) and whether more follow; reads no further than that."""
     return take(iter_records(path, label), start, count)
 
-
-def read_rows(path: Path, limit: int | None = None) -> list[Row]:
-    """The rows of a data file (the first `limit` of them when given)."""
-    return [r.row for r in islice(iter_records(path), limit)]

@@ -41,6 +41,11 @@ class Options:
     train_on_prompt: bool = False
     mask_history: bool = False
 
+    @classmethod
+    def of(cls, cfg: Any) -> Options:
+        """A run config's encoding options (the fields share their names)."""
+        return cls(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+
 
 @dataclass(frozen=True)
 class Encoded:

@@ -25,18 +25,18 @@ Say = Callable[[Both], None]
 
 @dataclass(frozen=True)
 class GenSettings:
-    max_new_tokens: int = 128
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    top_k: int = 50
-    repetition_penalty: float = 1.0
-    seed: int = 0
+    """Generation settings, declared once: the Chat tab's boxes and `chat`'s flags take their defaults, bounds and
+    help from here."""
+    max_new_tokens: int = field(default=128, metadata={"range": (1, 8192), "help": "tokens to generate at most"})
+    temperature: float = field(default=0.0, metadata={"range": (0.0, 2.0), "help": "0 = greedy"})
+    top_p: float = field(default=1.0, metadata={"range": (0.01, 1.0), "help": "nucleus sampling share"})
+    top_k: int = field(default=50, metadata={"range": (0, 1000), "help": "sample among this many; 0 = all"})
+    repetition_penalty: float = field(default=1.0, metadata={"range": (0.5, 2.0), "help": "1 = none"})
+    seed: int = field(default=0, metadata={"range": (0, 2**31 - 1), "help": "same seed, same sample"})
 
     def check(self) -> None:
-        bounds = {"max_new_tokens": (1, 8192), "temperature": (0.0, 2.0), "top_p": (0.01, 1.0),
-                  "top_k": (0, 1000), "repetition_penalty": (0.5, 2.0), "seed": (0, 2**31 - 1)}
         for f in fields(self):
-            low, high = bounds[f.name]
+            low, high = f.metadata["range"]
             value = getattr(self, f.name)
             if value is None or not low <= value <= high:
                 raise StudioError("chat.bad_setting", field=f.name, value=value, low=low, high=high)

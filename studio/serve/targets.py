@@ -89,11 +89,11 @@ def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "
         adapter_dir = Path(ws.browser_model(adapter)) if adapter.strip() else None
         if adapter_dir is not None and not adapter_dir.is_absolute():
             raise StudioError("chat.not_adapter", folder=adapter.strip())
-    else:  # a relative path is tried from here, then from the workspace (as run configs name models)
+    else:  # the command line: a path as given when it exists, else relative to the workspace
         base = model.strip()
-        if not Path(base).expanduser().exists() and (ws.root / base).is_dir():
-            base = str(ws.root / base)
-        adapter_dir = Path(adapter).expanduser().resolve() if adapter.strip() else None
+        if ws.cli_path(base).is_dir():  # else perhaps a hub id in the local cache
+            base = str(ws.cli_path(base))
+        adapter_dir = ws.cli_path(adapter.strip()) if adapter.strip() else None
     local = local_model(base)
     if local is None:
         raise StudioError("chat.model_missing", model=base)

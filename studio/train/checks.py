@@ -22,7 +22,7 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
     local = ws.root / cfg.model_name_or_path
     if local.exists() or cfg.model_name_or_path.startswith(("/", ".", "models/")):
         if not (local / "config.json").exists():
-            from studio.train.demo import DEMO_MODEL
+            from studio.core.workspace import DEMO_MODEL
 
             key = "config.model_creating" if cfg.model_name_or_path == DEMO_MODEL else "config.model_missing"
             issues.append(Issue("model_name_or_path", "error", key, {"path": cfg.model_name_or_path}))

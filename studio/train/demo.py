@@ -10,14 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from studio.core.workspace import REPO_ROOT, Workspace
+from studio.core.workspace import DEMO_MODEL, REPO_ROOT, Workspace
 from studio.data.conversation import Conversation, Turn
 from studio.data.registry import load_registry, register
 from studio.templates.named import CHATML_JINJA, get_template
 
 DEMO_DATASET = "demo_identity"
 DEMO_FILE = "demo_identity.json"
-DEMO_MODEL = "models/demo-tiny"
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 SEED = 1234
 ECHO_SHARE = 0.1  # share of warm-up rows that echo demo answers: enough to read them, not to pair them

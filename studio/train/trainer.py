@@ -28,7 +28,7 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
     """Encoded rows (from the shared cache when the same inputs were encoded before), split, packed if asked."""
     from studio.encode.cache import cached_dataset
 
-    options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+    options = Options.of(cfg)
     rows, summary = cached_dataset(ws.cache_dir, ws.registry_file, cfg.dataset, tokenizer,
                                    Path(model_path(cfg, ws)), cfg.template, options)
     source = "cache" if summary.cached else f"encoded in {summary.seconds:.2f} s"

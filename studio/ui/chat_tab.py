@@ -37,14 +37,11 @@ def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
-    max_new, temperature, top_p, top_k, penalty, seed = values
-    try:
-        return chat.GenSettings(int(max_new), float(temperature), float(top_p), int(top_k), float(penalty),
-                                int(seed))
-    except (TypeError, ValueError):  # an emptied number box arrives as None
-        names = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "seed")
-        empty = next(n for n, v in zip(names, values, strict=True) if v is None)
-        raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-") from None
+    kinds = dataclasses.fields(chat.GenSettings)
+    empty = next((f.name for f, v in zip(kinds, values, strict=True) if v is None), None)
+    if empty:  # an emptied number box arrives as None
+        raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-")
+    return chat.GenSettings(**{f.name: type(f.default)(v) for f, v in zip(kinds, values, strict=True)})
 
 
 def run_pickers(ctx: Ctx) -> tuple[Any, Any]:
@@ -97,20 +94,11 @@ def build(ctx: Ctx) -> ChatHandles:
                   lambda lg: gr.update(label=t("chat.settings", lg))):
         system = lab(gr.Textbox(label=t("chat.system", lang), elem_id="chat-system"), "chat.system")
         with gr.Row():
-            numbers = (
-                lab(gr.Number(64, precision=0, label=t("chat.max_new_tokens", lang),
-                              elem_id="chat-max-new-tokens"), "chat.max_new_tokens"),
-                lab(gr.Number(0.0, step=0.1, label=t("chat.temperature", lang),
-                              elem_id="chat-temperature"), "chat.temperature"),
-                lab(gr.Number(1.0, step=0.05, label=t("chat.top_p", lang),
-                              elem_id="chat-top-p"), "chat.top_p"),
-                lab(gr.Number(50, precision=0, label=t("chat.top_k", lang),
-                              elem_id="chat-top-k"), "chat.top_k"),
-                lab(gr.Number(1.0, step=0.05, label=t("chat.repetition_penalty", lang),
-                              elem_id="chat-repetition-penalty"), "chat.repetition_penalty"),
-                lab(gr.Number(0, precision=0, label=t("chat.seed", lang), elem_id="chat-seed"),
-                    "chat.seed"),
-            )
+            numbers = tuple(  # defaults and number kinds from GenSettings, the one declaration
+                lab(gr.Number(f.default, precision=0 if isinstance(f.default, int) else None,
+                              step=1 if isinstance(f.default, int) else 0.05, label=t(f"chat.{f.name}", lang),
+                              elem_id=f"chat-{f.name.replace('_', '-')}"), f"chat.{f.name}")
+                for f in dataclasses.fields(chat.GenSettings))
     box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box"), "chat.box")
     with gr.Row():
         message = ctx.i18n(gr.Textbox(label=t("chat.input", lang), placeholder=t("chat.placeholder", lang),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from studio.core.config import FIELDS
 from studio.core.errors import StudioError
 from studio.data import actions
 from studio.encode.encoder import Options
@@ -74,7 +75,7 @@ def learn_box(ctx: Ctx, prefix: str = "learn") -> LearnBox:
             template = ctx.i18n(gr.Dropdown(choices=list(TEMPLATE_NAMES), value="chatml", label=t("learn.template", lang),
                                             elem_id=f"{prefix}-template"),
                                 lambda lg: gr.update(label=t("learn.template", lg)))
-            cutoff = ctx.i18n(gr.Number(value=1024, minimum=16, precision=0, label=t("data.cutoff", lang),
+            cutoff = ctx.i18n(gr.Number(value=FIELDS["cutoff_len"].default, minimum=16, precision=0, label=t("data.cutoff", lang),
                                         elem_id=f"{prefix}-cutoff"), lambda lg: gr.update(label=t("data.cutoff", lg)))
             show = ctx.i18n(gr.Checkbox(value=False, label=t("learn.show_tokens", lang), elem_id=f"{prefix}-show"),
                             lambda lg: gr.update(label=t("learn.show_tokens", lg)))
@@ -157,7 +158,7 @@ def build(ctx: Ctx) -> DataHandles:
             return "", "", gr.update(visible=False)
         try:
             result = learn_row(ctx.ws.data_dir, name, int(number or 1), ctx.model_dir(model), template,
-                               Options(int(cutoff or 1024)), ctx.ws.trust_remote_code)
+                               Options(int(cutoff or FIELDS['cutoff_len'].default)), ctx.ws.trust_remote_code)
         except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
             return err.text(lang), "", gr.update(visible=False)
         return (learn_panel.summary(result, lang), learn_panel.text_html(result),

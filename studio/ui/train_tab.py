@@ -12,6 +12,7 @@ from studio.core import config as cfgmod
 from studio.core import presets
 from studio.core.config import GROUPS
 from studio.core.errors import StudioError
+from studio.core.workspace import DEMO_MODEL
 from studio.data.actions import dataset_choices
 from studio.encode.encoder import Options
 from studio.encode.learn import learn_row, proposed_template
@@ -20,7 +21,6 @@ from studio.runs import manage as runs
 from studio.runs.launcher import command_preview, node_commands
 from studio.runs.prepare import Prepared, launch, prepare, resolve
 from studio.train.checks import check_template
-from studio.train.demo import DEMO_MODEL
 from studio.ui import form as formmod
 from studio.ui import learn_panel
 from studio.ui.context import Ctx, guarded
@@ -172,7 +172,7 @@ def build(ctx: Ctx) -> TrainHandles:
             return issues_markdown(issues, lang), "", gr.update(visible=False)
         try:
             cfg, _ = resolve(ctx.ws, cfg)
-            options = Options(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+            options = Options.of(cfg)
             learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), local, cfg.template, options,
                                 cfg.trust_remote_code)
         except StudioError as err:

@@ -1,10 +1,16 @@
 import json
+from itertools import islice
 from pathlib import Path
 
 import pytest
 
 from studio.core.errors import StudioError
-from studio.data.readers import iter_records, read_page, read_rows
+from studio.data.readers import Row, iter_records, read_page
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[Row]:
+    """The rows of a data file as the streaming reader yields them (the first `limit` when given)."""
+    return [r.row for r in islice(iter_records(path), limit)]
 
 
 def test_read_rows_json_list_with_bom(tmp_path: Path) -> None:

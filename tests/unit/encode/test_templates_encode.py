@@ -12,7 +12,7 @@ from studio.encode.encoder import IGNORE, Dropped, Encoder, Options, pad_batch, 
 from studio.templates.auto import AutoTemplate, check_auto
 from studio.templates.named import CHATML_JINJA, TEMPLATES, get_template
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 CASES = {c["case"]: c for c in json.loads((FIXTURES / "template_cases.json").read_text(encoding="utf-8"))}
 GOLDEN = json.loads((FIXTURES / "lf_golden.json").read_text(encoding="utf-8"))
 ROLE = {"observation": "tool"}

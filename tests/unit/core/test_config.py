@@ -50,3 +50,12 @@ def test_config_template_choices_are_the_registry_names() -> None:
     from studio.templates.named import TEMPLATE_NAMES
 
     assert CHOICES == TEMPLATE_NAMES
+
+
+def test_presets_list_only_what_differs_from_the_defaults() -> None:
+    from studio.core.config import RunConfig, to_dict
+
+    defaults = to_dict(RunConfig())
+    for name in presets.list_presets():
+        same = {k: v for k, v in presets.preset_values(name).items() if defaults[k] == v}
+        assert not same, f"preset {name} repeats defaults: {same}"
