@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -183,6 +184,7 @@ class RunConfig:
             "留空则使用工作区的 cache/。"))
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
+HOST_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,252}|\[?[0-9A-Fa-f:]{2,39}\]?")  # a host name, IPv4 or IPv6
 BROWSER_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["browser"])
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
@@ -274,6 +276,8 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
                             {"rank": cfg.machine_rank, "machines": cfg.num_machines}))
     if cfg.num_machines > 1 and not cfg.main_process_ip.strip():
         issues.append(Issue("main_process_ip", "error", "config.need_main_ip", {}))
+    if cfg.main_process_ip and not HOST_RE.fullmatch(cfg.main_process_ip):
+        issues.append(Issue("main_process_ip", "error", "config.bad_host", {"value": cfg.main_process_ip[:100]}))
     if cfg.run_name and not NAME_RE.fullmatch(cfg.run_name):
         shown = cfg.run_name if len(cfg.run_name) <= 60 else cfg.run_name[:57] + "…"
         issues.append(Issue("run_name", "error", "input.bad_name", {"field": "run_name", "value": shown}))

@@ -18,7 +18,7 @@ from studio.data.conversation import Conversation
 from studio.data.load import Converted, entry_for, page
 from studio.data.mapping import Proposal, build_raw, check_mapping, detect
 from studio.data.readers import READERS, Record, folder_files, iter_records, read_page
-from studio.data.registry import DatasetEntry, load_registry, register
+from studio.data.registry import FORMATTINGS, DatasetEntry, load_registry, register
 
 REGISTRY = "dataset_info.json"
 MAX_LISTED = 500
@@ -34,6 +34,8 @@ def confine(data_dir: Path, user_path: str) -> Path:
     root = data_dir.resolve()
     path = (root / Path(user_path.strip()).expanduser()).resolve()
     if root not in path.parents:
+        raise StudioError("path.outside_data", path=user_path, root=str(root))
+    if path.is_dir() and any(root not in p.resolve().parents for p in path.iterdir()):  # a symlink leading out
         raise StudioError("path.outside_data", path=user_path, root=str(root))
     return path
 
@@ -104,6 +106,9 @@ def detect_file(data_dir: Path, file: str) -> Proposal:
 
 def entry_from_form(data_dir: Path, name: str, file: str, formatting: str, columns: dict[str, str | None],
                     tags: dict[str, str], fixes: list[str]) -> DatasetEntry:
+    if formatting not in FORMATTINGS:
+        raise StudioError("registry.bad_formatting", name=name or "(new)", value=formatting,
+                          expected=", ".join(FORMATTINGS))
     path = confine(data_dir, file)
     file_name = relative(data_dir, path)
     raw = build_raw(file_name, formatting, columns, tags, fixes)
@@ -151,6 +156,8 @@ def upload(data_dir: Path, source: Path, name: str, move: bool = False) -> str:
     check_text(name, "file name", limit=255)
     if Path(name).name != name or name.startswith(".") or not name:
         raise StudioError("data.upload_name", name=name)
+    if not source.is_file():  # already moved in by an earlier call, or never there
+        raise StudioError("file.missing", file=name)
     stem, suffix = Path(name).stem, Path(name).suffix
     target, n = data_dir / name, 1
     while target.exists():

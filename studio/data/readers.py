@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -242,6 +243,7 @@ def take(items: Iterator[T], start: int, count: int) -> tuple[list[T], bool]:
 
     A broken item just past the page still means "more follows"; it is reported when paged to.
     """
+    start, count = max(0, min(int(start), sys.maxsize - 4096)), max(0, min(int(count), 4096))
     page = list(islice(items, start, start + count))
     try:
         more = next(items, None) is not None

@@ -51,7 +51,12 @@ def check_remote_code(folder: Path | str, trust: bool) -> bool:
     here, so transformers never reaches it. Returns `trust` for the call."""
     folder = Path(folder)
     if not folder.is_dir():
-        return trust  # a hub id: transformers applies trust_remote_code itself (off unless the operator allows it)
+        if not trust:
+            return trust  # a hub id with model code off: transformers refuses or uses its own classes
+        snapshot = _cached_snapshot(str(folder))  # its code is checked like a folder's, so it must be here
+        if snapshot is None:
+            raise StudioError("config.remote_code_hub", path=str(folder))
+        folder = snapshot
     root = folder.resolve()
     for file, ref in auto_map_refs(folder):
         if not trust:
@@ -63,6 +68,15 @@ def check_remote_code(folder: Path | str, trust: bool) -> bool:
         if "--" in ref or "/" in module or "\\" in module or code.parent != root or not code.is_file():
             raise StudioError("config.remote_code_outside", path=str(folder), file=file, ref=ref[:200])
     return trust
+
+
+def _cached_snapshot(name: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # not in the cache (or not a hub id): nothing is downloaded here
+        return None
 
 
 def _known_types() -> set[str]:

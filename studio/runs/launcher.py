@@ -127,7 +127,8 @@ def launch(run_dir: Path) -> int:
         env["STUDIO_CACHE_DIR"] = cache
         env.setdefault("HF_HOME", str(Path(cache) / "hf"))
     with open(run_dir / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        # cwd = the workspace: a relative model name (a hub id included) can only mean a folder in it
+        proc = subprocess.Popen(argv, cwd=run_dir.resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     update_status(run_dir, state="running", pid=proc.pid, pid_start=proc_start(proc.pid), launched_at=time.time())
     threading.Thread(target=_reap, args=(proc, run_dir), daemon=True).start()

@@ -53,6 +53,8 @@ def check_launch(ws: Workspace, cfg: RunConfig, from_browser: bool = False) -> l
             ws.browser_model(cfg.model_name_or_path)
         except StudioError as err:
             issues.append(Issue("model_name_or_path", "error", err.key, dict(err.fields)))
+        if cfg.machine_rank != 0:  # from the page this machine leads: it never joins a group run elsewhere
+            issues.append(Issue("machine_rank", "error", "config.browser_rank", {"rank": cfg.machine_rank}))
         if cfg.trust_remote_code != ws.trust_remote_code:
             issues.append(Issue("trust_remote_code", "error", "config.remote_code_off",
                                 {"path": cfg.model_name_or_path, "file": "trust_remote_code"}))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from studio.core.errors import StudioError
 from studio.core.rundir import ADAPTER_DIR, CONFIG_FILE, MODEL_DIR, checkpoints
-from studio.core.workspace import Workspace
+from studio.core.workspace import HUB_ID_RE, Workspace
 from studio.model.info import tensor_shapes
 
 FINAL = "final"
@@ -82,6 +82,7 @@ def run_target(ws: Workspace, run_id: str, which: str = FINAL) -> ChatTarget:
 def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "chatml",
                  from_browser: bool = False) -> ChatTarget:
     """A model folder (or, from the command line, a hub id) with an optional adapter folder."""
+    model, adapter = model or "", adapter or ""
     if not model.strip():
         raise StudioError("chat.no_model")
     if from_browser:  # a browser names folders under the model roots (or a cached hub id), nothing else
@@ -107,12 +108,13 @@ def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "
 
 
 def local_model(name: str) -> Path | None:
-    """A model folder on this machine: the path itself, or a hub id already in the local cache."""
+    """A model folder on this machine (an absolute path: callers resolve theirs first, so nothing is looked up
+    relative to the server's own folder), or a hub id already in the local cache."""
     path = Path(name).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if path.is_absolute() or name.startswith(".") or name.count("/") != 1:
-        return None  # a path that is not there (a hub id is exactly owner/name)
+    if path.is_absolute():
+        return path.resolve() if path.is_dir() else None
+    if not HUB_ID_RE.fullmatch(name):
+        return None  # a hub id is exactly owner/name
     try:
         from huggingface_hub import snapshot_download
 

@@ -41,7 +41,14 @@ def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
     empty = next((f.name for f, v in zip(kinds, values, strict=True) if v is None), None)
     if empty:  # an emptied number box arrives as None
         raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-")
-    return chat.GenSettings(**{f.name: type(f.default)(v) for f, v in zip(kinds, values, strict=True)})
+    settings = {}
+    for f, value in zip(kinds, values, strict=True):
+        try:
+            settings[f.name] = type(f.default)(value)
+        except (TypeError, ValueError, OverflowError):  # a value the API sent that is no number
+            low, high = f.metadata["range"]
+            raise StudioError("chat.bad_setting", field=f.name, value=str(value)[:40], low=low, high=high) from None
+    return chat.GenSettings(**settings)
 
 
 def run_pickers(ctx: Ctx) -> tuple[Any, Any]:

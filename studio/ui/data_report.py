@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio.data.report import Report
+from studio.encode.lengths import inspect_dataset
 from studio.ui import data_render
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
@@ -60,7 +61,7 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
         if not name:
             return [None] + [gr.update()] * 9
         model = ctx.model_dir(model_path) if model_path else None
-        report = lengths.inspect_dataset(ws.data_dir, name, model)
+        report = inspect_dataset(ws.data_dir, name, model)
         return [report, *render(lang, report), gr.update(value=report.suggested_cutoff), 1]
 
     def render(lang: str, report: Report | None) -> list:

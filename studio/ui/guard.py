@@ -22,7 +22,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
 MAX_FAILS, FAIL_WINDOW_S = 10, 60.0
+MAX_TRACKED = 10_000  # addresses with recent failed logins kept in memory
 LOGIN_BODY_LIMIT = 64 * 1024
+BODY_LIMIT = 16 * 2**20  # any other request body (API calls carry text and settings, never files)
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Fine-tuning studio · 微调工作室</title>
 <style>body{font-family:system-ui,"WenQuanYi Zen Hei",sans-serif;background:#f5f6f8;display:flex;justify-content:center;
 padding-top:12vh}form{background:#fff;padding:2em 2.4em;border-radius:10px;box-shadow:0 2px 12px #0002;width:20em}
@@ -47,6 +49,18 @@ def host_name(value: str) -> str:
     if value.startswith("["):
         return value[1:].split("]", 1)[0].lower()
     return value.rsplit(":", 1)[0].lower() if value.count(":") == 1 else value.lower()
+
+
+def host_port(value: str) -> int | None:
+    """The explicit port of a Host header or an Origin URL (the scheme's default for an origin), else None."""
+    try:
+        if "//" in value:
+            parts = urlsplit(value)
+            return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        tail = value.rsplit("]", 1)[-1] if value.startswith("[") else value
+        return int(tail.rsplit(":", 1)[1]) if ":" in tail else None
+    except ValueError:
+        return None
 
 
 def parse_size(text: str) -> int:
@@ -118,13 +132,40 @@ class Guard:
                 else:
                     await _respond(send, 401, _error("server.login_first", lang))
                 return
-        if method == "POST" and path.rstrip("/").endswith(UPLOAD_PATHS):
-            size = int(headers.get("content-length", "0") or 0)
-            if size > self.max_upload:
-                await _respond(send, 413, _error("server.too_large", lang, size=_mib(size),
-                                                 limit=_mib(self.max_upload)))
+        if scope["type"] == "http" and method in ("POST", "PUT", "PATCH"):
+            limit = self.max_upload if path.rstrip("/").endswith(UPLOAD_PATHS) else BODY_LIMIT
+            size = int(headers.get("content-length", "0") or 0) if headers.get("content-length", "").isdigit() else 0
+            if size > limit:
+                await _respond(send, 413, _error("server.too_large", lang, size=_mib(size), limit=_mib(limit)))
                 return
+            await self._limited(scope, receive, send, limit, lang)
+            return
         await self.app(scope, receive, send)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int, lang: str) -> None:
+        """Count the body as it arrives (chunked uploads have no Content-Length): past the limit the caller gets
+        413 and the app sees a disconnect; whatever the app still sends is dropped."""
+        seen, refused = 0, False
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    await _respond(send, 413, _error("server.too_large", lang, size=f"> {_mib(limit)}",
+                                                     limit=_mib(limit)))
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def passed(message: MutableMapping[str, Any]) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, passed)
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         """DNS rebinding sends a foreign Host; a hostile page sends its own Origin: both are refused."""
@@ -134,8 +175,11 @@ class Guard:
         if host not in self.allowed_hosts:
             return 403, _error("server.bad_host", lang, allowed=allowed, host=host or "?")
         origin = headers.get("origin")
-        if origin is not None and host_name(origin) not in self.allowed_hosts:
-            return 403, _error("server.bad_origin", lang, origin=origin[:200])
+        if origin is not None:  # the page's own origin only: another port on the same host is another site
+            port = host_port(headers.get("host", ""))
+            same_port = port is None or host_port(origin) == port
+            if host_name(origin) not in self.allowed_hosts or not same_port:
+                return 403, _error("server.bad_origin", lang, origin=origin[:200])
         return None
 
     def _token(self, headers: dict[str, str]) -> str:
@@ -151,6 +195,8 @@ class Guard:
     async def _login(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
         lang, client = _lang(headers), (scope.get("client") or ("?", 0))[0]
         now = time.monotonic()
+        if len(self.failures) > MAX_TRACKED:  # forget addresses whose failures have all expired
+            self.failures = {k: v for k, v in self.failures.items() if v and now - v[-1] <= FAIL_WINDOW_S}
         recent = self.failures.setdefault(client, collections.deque())
         while recent and now - recent[0] > FAIL_WINDOW_S:
             recent.popleft()
@@ -162,7 +208,8 @@ class Guard:
         body = await _read_body(receive, LOGIN_BODY_LIMIT)
         form = parse_qs(body.decode("utf-8", "replace")) if body is not None else {}
         user, password = form.get("username", [""])[0], form.get("password", [""])[0]
-        assert self.auth is not None
+        if self.auth is None:
+            return
         good = secrets.compare_digest(user.encode(), self.auth[0].encode()) & secrets.compare_digest(
             password.encode(), self.auth[1].encode())
         if not good:

@@ -55,8 +55,12 @@ def serve(blocks: gr.Blocks, sock: socket.socket, *, host: str, port: int, hosts
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app = gr.mount_gradio_app(app, blocks, path="/", server_name=host, server_port=port, css_paths=[css],
                               show_error=True, footer_links=[], max_file_size=max_upload, ssr_mode=False)
+    # What launch() would set: with it, Gradio accepts a file path sent as an input value only when it lies in
+    # its own upload folder; without it, a caller could name any file on the host and have it copied in.
+    blocks.has_launched = True
     guarded = Guard(app, hosts, auth, max_upload, cookie=f"studio-session-{port}")
-    config = uvicorn.Config(guarded, log_level="warning", timeout_graceful_shutdown=3)
+    # proxy_headers off: X-Forwarded-For from a caller must not choose the address failed logins are counted by
+    config = uvicorn.Config(guarded, log_level="warning", timeout_graceful_shutdown=3, proxy_headers=False)
     shown = f"[{host}]" if ":" in host else host
     print(f"* Running on http://{shown}:{port} (hosts answered: {', '.join(sorted(hosts))})", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

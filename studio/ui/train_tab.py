@@ -78,8 +78,12 @@ def memory_text(p: Prepared, lang: str) -> str:
     return text + ("\n\n" + t("train.memory_over", lang) if est.fits is False else "")
 
 
-def preview(ctx: Ctx, cfg: cfgmod.RunConfig, lang: str) -> str:
-    """What a launch would write: the worker's argv (each machine's, with several) and the config.yaml it reads."""
+def preview(ctx: Ctx, p: Prepared, lang: str) -> str:
+    """What a launch would write: the worker's argv (each machine's, with several) and the config.yaml it reads;
+    while a value is refused, the issues instead (no command is built from a value the schema refuses)."""
+    cfg = p.config
+    if not p.ok:
+        return "".join(f"# {i.text(lang)}\n" for i in p.issues if i.level == "error")
     run_dir = ctx.ws.runs_dir / runs.new_run_id(ctx.ws, cfg)
     head = f"# {command_preview(run_dir, cfg)}\n"
     if cfg.num_machines > 1:
@@ -117,7 +121,8 @@ def build(ctx: Ctx) -> TrainHandles:
         learn_tokens = gr.Dataframe(visible=False, interactive=False, max_height=320, elem_id="train-learn-tokens")
     ctx.i18n(learn_box, lambda lg: gr.update(label=t("learn.title", lg)))
     with gr.Accordion(t("train.command", lang), open=False) as cmd_box:
-        command = gr.Code(preview(ctx, cfg, lang), language="yaml", elem_id="train-command")
+        command = gr.Code(preview(ctx, prepared(ctx, formmod.values_of(cfg)), lang), language="yaml",
+                          elem_id="train-command")
     ctx.i18n(cmd_box, lambda lg: gr.update(label=t("train.command", lg)))
     start = ctx.i18n(gr.Button(t("train.start", lang), variant="primary", elem_id="train-start"),
                      lambda lg: gr.update(value=t("train.start", lg)))
@@ -132,7 +137,7 @@ def build(ctx: Ctx) -> TrainHandles:
 
     def on_change(lang: str, *values: Any):
         p = prepared(ctx, values)
-        return batch_text(p.config, lang), memory_text(p, lang), preview(ctx, p.config, lang)
+        return batch_text(p.config, lang), memory_text(p, lang), preview(ctx, p, lang)
 
     @guarded
 

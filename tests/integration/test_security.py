@@ -70,6 +70,12 @@ def exporter(base: str) -> Callable[..., str]:
     return export
 
 
+def values_of_names() -> tuple[str, ...]:
+    from studio.core.config import BROWSER_FIELDS
+
+    return BROWSER_FIELDS
+
+
 def form(**changes: object) -> list[object]:
     cfg, _ = presets.from_preset("demo", changes)
     return values_of(cfg)
@@ -248,6 +254,39 @@ def test_registry_entries_stay_in_the_data_folder(open_server: tuple[str, Worksp
     assert not list(ws.runs_dir.glob("*-abs")) and not list(ws.runs_dir.glob("*-link"))
 
 
+def test_file_values_must_be_uploads_and_data_folders_hold_no_way_out(open_server: tuple[str, Workspace, Path]) -> None:
+    """A file input's path names only what the server received; a data sub-folder with a symlink out is refused."""
+    url, ws, outside = open_server
+    secret = outside / "copied.json"
+    secret.write_text('[{"instruction": "TOP-SECRET", "output": "x"}]')
+    for path in (str(secret), "/dev/zero", "/etc/hostname"):
+        answer = call(url, "uploaded", {"path": path, "meta": {"_type": "gradio.FileData"}})
+        assert "event: error" in answer and "TOP-SECRET" not in answer, answer[-300:]
+    assert not (ws.data_dir / "copied.json").exists() and not list(ws.uploads_dir.rglob("copied.json"))
+    (ws.data_dir / "folder").mkdir()
+    (ws.data_dir / "folder" / "a.json").symlink_to(secret)
+    answer = call(url, "detect", "folder/")
+    assert "must be inside the data folder" in answer and "TOP-SECRET" not in answer
+
+
+@pytest.mark.bad_input
+def test_values_no_widget_could_send_are_sentences(open_server: tuple[str, Workspace, Path]) -> None:
+    url, ws, _ = open_server
+    started = time.monotonic()
+    huge = form(num_machines=2, main_process_ip="10.0.0.1")
+    huge[list(values_of_names()).index("num_machines")] = 1e308
+    answer = call(url, "on_change", *huge)
+    assert time.monotonic() - started < 30 and "num_machines" in answer, answer[-300:]
+    answer = call(url, "train_start", "demo", *form(num_machines=2, machine_rank=1, main_process_ip="10.0.0.1",
+                                                    run_name="joiner"))
+    assert "machine_rank: 1 is refused from the page" in answer and not (ws.runs_dir / "joiner").exists()
+    answer = call(url, "train_start", "demo", *form(num_machines=2, main_process_ip="x;rm -rf /"))
+    assert "is not a host name or an IP address" in answer
+    answer = call(url, "chat_send", "hello", [], "", 64, "zzz", 1, 50, 1, 0)
+    assert "temperature" in answer and "Internal error" not in answer, answer[-300:]
+    assert httpx.get(url, timeout=10).status_code == 200
+
+
 # 5. Login page leaks the API; 10. weak logins
 def test_login_page_shows_nothing_but_the_form(guarded_server: tuple[str, Workspace, Path, float]) -> None:
     url, ws, _, _ = guarded_server
@@ -276,6 +315,9 @@ def test_weak_auth_refused_and_failed_logins_wait(guarded_server: tuple[str, Wor
     assert codes[:10] == [401] * 10 and codes[10] == 429
     waiting = httpx.post(f"{url}login", data={"username": AUTH[0], "password": AUTH[1]})
     assert waiting.status_code == 429 and "try again in" in waiting.json()["error"]
+    forwarded = httpx.post(f"{url}login", data={"username": AUTH[0], "password": AUTH[1]},
+                           headers={"X-Forwarded-For": "10.0.0.99"})
+    assert forwarded.status_code == 429  # a header a caller writes does not choose the address counted
 
 
 # 6. DNS rebinding / foreign Host
@@ -291,6 +333,13 @@ def test_foreign_host_and_origin_get_403(open_server: tuple[str, Workspace, Path
     foreign = httpx.post(f"{url}gradio_api/call/describe", json={"data": ["en", "demo_identity"]},
                          headers={"Origin": "http://evil.example"})
     assert foreign.status_code == 403
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    other_port = httpx.options(f"{url}gradio_api/call/chat_load", headers={
+        "Origin": "http://localhost:9999", "Host": f"localhost:{port}", "Access-Control-Request-Method": "POST"})
+    assert other_port.status_code == 403 and "access-control-allow-origin" not in other_port.headers
+    own = httpx.post(f"{url}gradio_api/call/describe", json={"data": ["en", "demo_identity"]},
+                     headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert own.status_code == 200
     named, *_ = guarded_server
     assert httpx.get(named, headers={"Host": "studio.lan:80"}).status_code == 200  # --allowed-host
 
@@ -305,7 +354,18 @@ def test_uploads_are_limited_same_origin_and_kept_in_the_workspace(
     assert big.status_code == 413 and "at most 1 MiB" in big.json()["error"]
     cross = upload(url, "x.jsonl", b"{}\n", cookies=cookies, headers={"Origin": "http://evil.example"})
     assert cross.status_code == 403
-    assert sorted(ws.uploads_dir.rglob("*")) == before
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it arrives
+        boundary = b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"c.jsonl\"\r\n\r\n"
+        yield boundary
+        for _ in range(40):
+            yield b"y" * 65536
+        yield b"\r\n--x--\r\n"
+    chunked = httpx.post(f"{url}gradio_api/upload", content=chunks(), cookies=cookies,
+                         headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=60)
+    assert chunked.status_code == 413
+    partial = [p for p in ws.uploads_dir.rglob("*") if p.is_file() and p not in before]
+    assert not [p for p in partial if p.name == "c.jsonl"]  # the parser's spool stops at the limit, is never kept
+    assert sum(p.stat().st_size for p in partial) <= 2**20 + 2 * 65536
     ok = upload(url, "small.jsonl", b'{"instruction": "a", "output": "b"}\n', cookies=cookies)
     assert ok.status_code == 200 and ws.uploads_dir.resolve() in Path(ok.json()[0]).resolve().parents
     moved = call(url, "uploaded", {"path": ok.json()[0], "meta": {"_type": "gradio.FileData"}}, cookies=cookies)

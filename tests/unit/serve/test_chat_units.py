@@ -83,3 +83,12 @@ def test_export_target_rules_and_serving_lines(tmp_path: Path) -> None:
     assert command == "vllm serve '/out/my model' --served-model-name mine" and "model='mine'" in client
     command, _ = serve_hints(Path("/out/a"), "a", merged=False, base="/m/base", rank=64)
     assert command == "vllm serve /m/base --enable-lora --lora-modules a=/out/a --max-lora-rank 64"
+
+
+def test_local_model_never_reads_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.serve.targets import local_model
+
+    (tmp_path / "owner" / "name").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert local_model("owner/name") is None  # a hub id is looked up in the hub cache only
+    assert local_model(str(tmp_path / "owner" / "name")) == tmp_path / "owner" / "name"
