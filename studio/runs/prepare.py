@@ -64,17 +64,17 @@ def prepare(ws: Workspace, values: dict[str, Any], preset: str = "", source: str
     dataset, machine; the cutoff made a number); without it, only what a live preview can afford."""
     cfg, issues = cfgmod.from_dict({**(presets.preset_values(preset) if preset else {}), **values}, source)
     prepared = Prepared(cfg, issues, preset=preset)
-    if prepared.ok:  # values well-formed: now the fence (cheap, so previews get it too), then model and data
-        prepared.issues += manage.check_launch(ws, cfg, from_browser=from_browser)
-    elif from_browser:  # no header is read from a folder the fence would refuse
-        prepared.issues += [i for i in manage.check_launch(ws, cfg, from_browser=True) if i.field == "model_name_or_path"]
-    if full and prepared.ok:
-        from studio.train.checks import check_environment
+    malformed = any(i.key.startswith("input.") for i in issues)  # NUL or overlong text: no path is built from it
+    if not malformed:  # the fence first (cheap, so previews get it too), then every other check, all at once
+        fence = manage.check_launch(ws, cfg, from_browser=from_browser)
+        prepared.issues += fence
+        if full and not (from_browser and has_errors(fence)):  # a refused model or cache is never opened
+            from studio.train.checks import check_environment
 
-        prepared.issues += check_environment(cfg, ws)
+            prepared.issues += check_environment(cfg, ws)
     if full and prepared.ok:
         prepared.config, prepared.cutoff = resolve(ws, cfg)
-    if not any(i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
+    if not malformed and not any(i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
         prepared.estimate = memory(ws, prepared.config)  # the model is one a caller may read headers of
     return prepared
 

@@ -70,6 +70,6 @@ def memory_note(ws: Workspace, target: ChatTarget, lang: str = "en") -> str:
     return " ".join(notes)
 
 
-def processrss() -> int:
+def process_rss() -> int:
     """This process's resident memory (what loading and unloading change)."""
     return rss(os.getpid())

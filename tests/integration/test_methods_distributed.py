@@ -74,7 +74,7 @@ def test_staged_work_runs_on_the_main_process_first(tmp_path: Path) -> None:
     script = tmp_path / "staged_probe.py"
     script.write_text(
         "import os, sys, time\n"
-        "from studio.tokenized import staged\n"
+        "from studio.encode.cache import staged\n"
         "def work():\n"
         "    with open(sys.argv[1], 'a') as fh:\n"
         "        fh.write(f\"start {os.environ['RANK']}\\n\"); fh.flush(); time.sleep(0.5)\n"

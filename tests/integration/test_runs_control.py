@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.core import presets
-from studio.core.rundir import checkpoints, read_metrics
+from studio.core.rundir import checkpoints, read_metrics, read_status
 from studio.core.workspace import Workspace
 from studio.runs import manage as runs
 from studio.runs.queue import dispatch
@@ -59,7 +59,7 @@ def test_second_start_waits_in_the_queue_and_starts_when_the_device_frees(ws: Wo
     assert "b\tqueued" in listed.stdout and "a\trunning" in listed.stdout
     runs.abort(ws, "a")
     # nobody polls here: the exiting worker itself starts the next queued run
-    assert wait_for(lambda: runs.read_status(b)["state"] == "finished", timeout=120)
+    assert wait_for(lambda: read_status(b)["state"] == "finished", timeout=120)
     assert runs.run_status(b)["launched_at"] >= runs.run_status(a)["finished_at"] - 1
 
 
