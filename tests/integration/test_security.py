@@ -138,6 +138,7 @@ def guarded_server(tmp_path_factory: pytest.TempPathFactory,
     finally:
         for burner in burners:
             burner.kill()
+            burner.wait()
     yield url, ws, outside, took
     proc.terminate()
     proc.wait(timeout=10)
