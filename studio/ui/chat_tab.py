@@ -1,5 +1,5 @@
 """Chat tab: load a run's final weights or a checkpoint (or a model folder), chat with streamed replies, and
-compare the base model with the tuned one on one prompt. What it loads and generates is studio.chat's."""
+compare the base model with the tuned one on one prompt. What it loads and generates is studio.serve.chat's."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Export tab: a run's final weights or a checkpoint -> a merged model folder or the adapter alone, inside the
-workspace, with progress and the lines that serve it. The work is studio.export's."""
+workspace, with progress and the lines that serve it. The work is studio.serve.export's."""
 
 from __future__ import annotations
 
