@@ -4,6 +4,7 @@ or missing base, or a checkpoint without weights, is one sentence instead of a t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -156,3 +157,15 @@ def check_adapter(adapter: Path, base: str) -> None:
             found = "absent" if weight is None else "x".join(map(str, weight))
             raise StudioError("chat.wrong_base", adapter=str(adapter), base=base, expected=expected,
                               layer=module, found=found)
+
+
+def page_target(ws: Workspace, choice: str, run_id: str | None, which: str | None, model: str | None,
+                adapter: str | None, template: str, backend: str | None) -> ChatTarget:
+    """What the Chat tab's Load asks for: a run and its weights, or a model folder (fenced, as a browser names it)."""
+    if choice == "run":
+        if not run_id:
+            raise StudioError("chat.no_model")
+        target = run_target(ws, run_id, which or FINAL)
+    else:
+        target = model_target(ws, model or "", adapter or "", template, from_browser=True)
+    return dataclasses.replace(target, backend=backend or "transformers")

@@ -36,7 +36,8 @@ def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
     return out
 
 
-def _settings(values: tuple[Any, ...]) -> chat.GenSettings:
+def settings_of(values: tuple[Any, ...]) -> chat.GenSettings:
+    """The settings boxes' values as GenSettings; an empty or non-number value is a sentence naming it."""
     kinds = dataclasses.fields(chat.GenSettings)
     empty = next((f.name for f, v in zip(kinds, values, strict=True) if v is None), None)
     if empty:  # an emptied number box arrives as None
@@ -141,13 +142,7 @@ def build(ctx: Ctx) -> ChatHandles:
     @guarded
     def on_load(lang: str, choice: str, run_id: str | None, which: str | None, model_dir: str, adapter_dir: str,
                 template_name: str, engine: str):
-        if choice == "run":
-            if not run_id:
-                raise StudioError("chat.no_model")
-            tgt = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
-        else:
-            tgt = chat_targets.model_target(ctx.ws, model_dir, adapter_dir, template_name, from_browser=True)
-        tgt = dataclasses.replace(tgt, backend=engine or "transformers")
+        tgt = chat_targets.page_target(ctx.ws, choice, run_id, which, model_dir, adapter_dir, template_name, engine)
         note = chat_memory.memory_note(ctx.ws, tgt, lang)
         head = f"⚠️ {note}\n\n" if note else ""
         yield tgt, head + "…"  # a message sent meanwhile waits for this load instead of failing
@@ -171,7 +166,7 @@ def build(ctx: Ctx) -> ChatHandles:
     @guarded
     def on_send(lang: str, text: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str,
                 *values: Any):
-        settings = _settings(values)
+        settings = settings_of(values)
         settings.check()
         if not (text or "").strip():
             raise StudioError("chat.empty")
@@ -196,7 +191,7 @@ def build(ctx: Ctx) -> ChatHandles:
 
     @guarded
     def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
-        settings = _settings(values)
+        settings = settings_of(values)
         settings.check()
         if not (prompt or "").strip():
             raise StudioError("chat.empty")
