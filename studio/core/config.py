@@ -246,8 +246,9 @@ def check_fields(cfg: RunConfig) -> list[Issue]:
                                 {"field": name, "value": value, "choices": ", ".join(meta["choices"])}))
         low, high = meta["ge"], meta["le"]
         if low is not None and not (low <= value <= high):
+            shown = value if len(str(value)) <= 24 else f"{str(value)[:20]}…"  # 1e308 is not worth 309 digits
             issues.append(Issue(name, "error", "config.out_of_range",
-                                {"field": name, "value": value, "low": low, "high": high}))
+                                {"field": name, "value": shown, "low": low, "high": high}))
     issues += _check_combinations(cfg)
     return issues
 

@@ -15,7 +15,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.bad_columnar": ("{file}: cannot be read as a table ({detail}).", "{file}：无法作为表格读取（{detail}）。"),
     "folder.mixed": ("{folder}/: a dataset folder must hold files of one supported type; found {found} (supported: {expected}).", "{folder}/：数据集文件夹中的文件必须是同一种受支持的类型；实际有 {found}（支持：{expected}）。"),
     "path.outside_data": ("{path}: the file must be inside the data folder {root}.", "{path}：文件必须位于数据文件夹 {root} 之内。"),
-    "path.model_outside": ("model_name_or_path: '{path}' is refused: a model must be a folder under models/, a run's output or a hub id owner/name (allowed folders: {roots}); the operator can add folders with --model-dir.", "model_name_or_path：“{path}”被拒绝：模型必须是 models/ 下的文件夹、某次运行的输出，或模型仓库 ID owner/name（允许的文件夹：{roots}）；管理员可用 --model-dir 添加文件夹。"),
+    "path.model_outside": ("{field}: '{path}' is refused: a model must be a folder under models/, a run's output or a hub id owner/name (allowed folders: {roots}); the operator can add folders with --model-dir.", "{field}：“{path}”被拒绝：模型必须是 models/ 下的文件夹、某次运行的输出，或模型仓库 ID owner/name（允许的文件夹：{roots}）；管理员可用 --model-dir 添加文件夹。"),
     "input.not_text": ("{field}: expected text.", "{field}：应为文本。"),
     "input.too_long": ("{field}: {length} characters is too long; at most {limit}.", "{field}：{length} 个字符太长；最多 {limit} 个。"),
     "input.control": ("{field}: contains control characters (such as NUL); expected plain text.", "{field}：包含控制字符（如 NUL）；应为普通文本。"),
@@ -163,6 +163,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "server.login_wrong": ("Wrong user name or password.", "用户名或密码错误。"),
     "server.login_wait": ("Too many failed logins from this address; try again in {seconds} s.", "此地址登录失败次数过多；请在 {seconds} 秒后重试。"),
     "server.too_large": ("The upload is {size}; at most {limit} is accepted (the operator sets it with --max-upload).", "上传大小为 {size}；最多接受 {limit}（管理员可用 --max-upload 设置）。"),
+    "server.body_too_large": ("The request is {size}; at most {limit} is accepted for a call (files go through the upload).", "请求大小为 {size}；一次调用最多接受 {limit}（文件请通过上传）。"),
     "server.remote_code": ("Model code is allowed to run (--trust-remote-code): only code files inside each model folder are used.", "已允许运行模型代码（--trust-remote-code）：只使用各模型文件夹内的代码文件。"),
     "internal": ("Internal error; the details are in the server log ({where}).", "内部错误；详情见服务器日志（{where}）。"),
 }

@@ -126,11 +126,11 @@ class Workspace:
             raise StudioError("path.outside", path=text, root=str(self.root))
         return path
 
-    def browser_model(self, value: str) -> str:
+    def browser_model(self, value: str, field: str = "model_name_or_path") -> str:
         """A model a browser named: a folder under the model roots (symlinks resolved first), or a hub id.
 
         Returns the resolved folder, or the hub id as given. The command line does not come through here."""
-        text = check_text(value or "", "model_name_or_path").strip()
+        text = check_text(value or "", field).strip()
         if not text:
             raise StudioError("chat.no_model")
         candidate = (self.root / Path(text).expanduser()).resolve()
@@ -138,7 +138,7 @@ class Workspace:
             return text
         if not inside(candidate, self.model_roots()):
             roots = ", ".join(str(r) for r in self.model_roots())
-            raise StudioError("path.model_outside", path=text, roots=roots)
+            raise StudioError("path.model_outside", field=field, path=text, roots=roots)
         return str(candidate)
 
     def local_model_dir(self, value: str) -> Path | None:

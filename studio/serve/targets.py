@@ -88,7 +88,7 @@ def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "
         raise StudioError("chat.no_model")
     if from_browser:  # a browser names folders under the model roots (or a cached hub id), nothing else
         base = ws.browser_model(model)
-        adapter_dir = Path(ws.browser_model(adapter)) if adapter.strip() else None
+        adapter_dir = Path(ws.browser_model(adapter, "adapter")) if adapter.strip() else None
         if adapter_dir is not None and not adapter_dir.is_absolute():
             raise StudioError("chat.not_adapter", folder=adapter.strip())
     else:  # the command line: a path as given when it exists, else relative to the workspace

@@ -39,9 +39,10 @@ def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
 def settings_of(values: tuple[Any, ...]) -> chat.GenSettings:
     """The settings boxes' values as GenSettings; an empty or non-number value is a sentence naming it."""
     kinds = dataclasses.fields(chat.GenSettings)
-    empty = next((f.name for f, v in zip(kinds, values, strict=True) if v is None), None)
+    empty = next((f for f, v in zip(kinds, values, strict=True) if v is None), None)
     if empty:  # an emptied number box arrives as None
-        raise StudioError("chat.bad_setting", field=empty, value="(empty)", low="-", high="-")
+        low, high = empty.metadata["range"]
+        raise StudioError("chat.bad_setting", field=empty.name, value="(empty)", low=low, high=high)
     settings = {}
     for f, value in zip(kinds, values, strict=True):
         try:

@@ -133,16 +133,17 @@ class Guard:
                     await _respond(send, 401, _error("server.login_first", lang))
                 return
         if scope["type"] == "http" and method in ("POST", "PUT", "PATCH"):
-            limit = self.max_upload if path.rstrip("/").endswith(UPLOAD_PATHS) else BODY_LIMIT
+            upload = path.rstrip("/").endswith(UPLOAD_PATHS)
+            limit, key = (self.max_upload, "server.too_large") if upload else (BODY_LIMIT, "server.body_too_large")
             size = int(headers.get("content-length", "0") or 0) if headers.get("content-length", "").isdigit() else 0
             if size > limit:
-                await _respond(send, 413, _error("server.too_large", lang, size=_mib(size), limit=_mib(limit)))
+                await _respond(send, 413, _error(key, lang, size=_mib(size), limit=_mib(limit)))
                 return
-            await self._limited(scope, receive, send, limit, lang)
+            await self._limited(scope, receive, send, limit, lang, key)
             return
         await self.app(scope, receive, send)
 
-    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int, lang: str) -> None:
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int, lang: str, key: str) -> None:
         """Count the body as it arrives (chunked uploads have no Content-Length): past the limit the caller gets
         413 and the app sees a disconnect; whatever the app still sends is dropped."""
         seen, refused = 0, False
@@ -156,8 +157,7 @@ class Guard:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     refused = True
-                    await _respond(send, 413, _error("server.too_large", lang, size=f"> {_mib(limit)}",
-                                                     limit=_mib(limit)))
+                    await _respond(send, 413, _error(key, lang, size=f"> {_mib(limit)}", limit=_mib(limit)))
                     return {"type": "http.disconnect"}
             return message
 
@@ -176,8 +176,8 @@ class Guard:
             return 403, _error("server.bad_host", lang, allowed=allowed, host=host or "?")
         origin = headers.get("origin")
         if origin is not None:  # the page's own origin only: another port on the same host is another site
-            port = host_port(headers.get("host", ""))
-            same_port = port is None or host_port(origin) == port
+            port = host_port(headers.get("host", ""))  # none: the page is on a default port (80, or 443 by a proxy)
+            same_port = host_port(origin) in ((80, 443) if port is None else (port,))
             if host_name(origin) not in self.allowed_hosts or not same_port:
                 return 403, _error("server.bad_origin", lang, origin=origin[:200])
         return None

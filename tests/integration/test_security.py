@@ -338,6 +338,8 @@ def test_foreign_host_and_origin_get_403(open_server: tuple[str, Workspace, Path
     other_port = httpx.options(f"{url}gradio_api/call/chat_load", headers={
         "Origin": "http://localhost:9999", "Host": f"localhost:{port}", "Access-Control-Request-Method": "POST"})
     assert other_port.status_code == 403 and "access-control-allow-origin" not in other_port.headers
+    default_port = httpx.get(f"{url}gradio_api/info", headers={"Host": "localhost", "Origin": "http://localhost:9999"})
+    assert default_port.status_code == 403  # a page reached on port 80 (no port in Host) is still one origin
     own = httpx.post(f"{url}gradio_api/call/describe", json={"data": ["en", "demo_identity"]},
                      headers={"Origin": f"http://127.0.0.1:{port}"})
     assert own.status_code == 200
