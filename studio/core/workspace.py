@@ -46,9 +46,9 @@ def env_roots(name: str) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser().resolve() for p in os.environ.get(name, "").split(os.pathsep) if p.strip())
 
 
-def inside(path: Path, roots: tuple[Path, ...] | list[Path], strict: bool = True) -> bool:
-    """Whether a resolved path lies in one of the roots (strictly below it unless `strict` is off)."""
-    return any(root in path.parents or (not strict and path == root) for root in roots)
+def inside(path: Path, roots: tuple[Path, ...] | list[Path]) -> bool:
+    """Whether a resolved path lies strictly below one of the roots."""
+    return any(root in path.parents for root in roots)
 
 
 @dataclass(frozen=True)

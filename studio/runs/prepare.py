@@ -14,6 +14,7 @@ from studio.core.config import Issue, RunConfig, has_errors
 from studio.core.errors import StudioError
 from studio.core.machine import has_gpu
 from studio.core.workspace import Workspace
+from studio.model.load import model_path
 from studio.model.memory import Estimate, estimate
 from studio.runs import manage
 
@@ -31,21 +32,14 @@ class Prepared:
         return not has_errors(self.issues)
 
 
-def local_model(ws: Workspace, cfg: RunConfig) -> Path | None:
-    """The model's folder when it is one on this machine (relative paths are the workspace's), else None."""
-    path = Path(cfg.model_name_or_path).expanduser()
-    path = path if path.is_absolute() else ws.root / path
-    return path if (path / "config.json").exists() else None
-
-
 def memory(ws: Workspace, cfg: RunConfig) -> Estimate | None:
-    local = local_model(ws, cfg)
-    return estimate(local, cfg, has_gpu()) if local else None
+    """The estimate for the model the worker will load (model_path's rule), when its folder is on this machine."""
+    local = Path(model_path(cfg, ws))
+    return estimate(local, cfg, has_gpu()) if (local / "config.json").exists() else None
 
 
 def auto_cutoff(ws: Workspace, cfg: RunConfig) -> int:
     from studio.encode.lengths import dataset_cutoff
-    from studio.model.load import model_path
 
     return dataset_cutoff(ws.data_dir, cfg.dataset, Path(model_path(cfg, ws)), cfg.template, cfg.trust_remote_code)
 

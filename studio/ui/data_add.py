@@ -128,7 +128,6 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         return data_render.row_outputs(actions.row_views(items), row, lang)
 
     @guarded
-
     def do_save(lang: str, entry_name: str, replace: bool, file_value: str | None, fmt: str, *rest: Any):
         *values, chosen_fixes = rest
         try:

@@ -75,12 +75,10 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
                 data_render.dropped_frame(report, 1, lang)]
 
     @guarded
-
     def effect_of(lang: str, report: Report | None, value: float | None):
         return data_render.cutoff_text(report, int(value), lang) if report and value else ""
 
     @guarded
-
     def page_of(lang: str, report: Report | None, number: float | None):
         return data_render.dropped_frame(report, int(number or 1), lang) if report else gr.update()
 

@@ -107,7 +107,8 @@ def build(ctx: Ctx) -> TrainHandles:
         ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
     template_note = gr.Markdown(elem_id="train-template-note")
     batch = gr.Markdown(batch_text(cfg, lang), elem_id="train-batch")
-    memory = gr.Markdown(memory_text(prepared(ctx, formmod.values_of(cfg)), lang), elem_id="train-memory")
+    first = prepared(ctx, formmod.values_of(cfg))  # the preset's values, checked as a Start would see them
+    memory = gr.Markdown(memory_text(first, lang), elem_id="train-memory")
     with gr.Accordion(t("learn.title", lang), open=False, elem_id="train-learn-box") as learn_box:
         ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
         with gr.Row(equal_height=True):
@@ -121,8 +122,7 @@ def build(ctx: Ctx) -> TrainHandles:
         learn_tokens = gr.Dataframe(visible=False, interactive=False, max_height=320, elem_id="train-learn-tokens")
     ctx.i18n(learn_box, lambda lg: gr.update(label=t("learn.title", lg)))
     with gr.Accordion(t("train.command", lang), open=False) as cmd_box:
-        command = gr.Code(preview(ctx, prepared(ctx, formmod.values_of(cfg)), lang), language="yaml",
-                          elem_id="train-command")
+        command = gr.Code(preview(ctx, first, lang), language="yaml", elem_id="train-command")
     ctx.i18n(cmd_box, lambda lg: gr.update(label=t("train.command", lg)))
     start = ctx.i18n(gr.Button(t("train.start", lang), variant="primary", elem_id="train-start"),
                      lambda lg: gr.update(value=t("train.start", lg)))
@@ -134,13 +134,11 @@ def build(ctx: Ctx) -> TrainHandles:
         return [presets.preset_rationale(name), issues_markdown(issues, lang), *formmod.values_of(cfg)]
 
     @guarded
-
     def on_change(lang: str, *values: Any):
         p = prepared(ctx, values)
         return batch_text(p.config, lang), memory_text(p, lang), preview(ctx, p, lang)
 
     @guarded
-
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
         return gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir))
