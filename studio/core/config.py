@@ -61,6 +61,11 @@ class RunConfig:
     mask_history: bool = knob(False, group="data",
         en=("Mask history", "Learn only the last answer of each conversation; earlier answers are context."),
         zh=("屏蔽历史", "只学习每段对话的最后一个回答；之前的回答只作为上下文。"))
+    text_only: bool = knob(False, group="data",
+        en=("Text only", "For a model that cannot see images: train on the rows' text alone, with their <image>, "
+            "<video> and <audio> placeholders removed. Without it, such a dataset is refused for such a model."),
+        zh=("仅文本", "用于看不到图片的模型：只用样本中的文字训练，并去掉其中的 <image>、<video>、<audio> 占位符。"
+            "不勾选时，这类数据集不能用于这类模型。"))
     packing: bool = knob(False, group="data",
         en=("Packing", "Put several examples in one row up to the cutoff length, without padding and without "
             "attention between them: faster on short examples."),

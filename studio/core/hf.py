@@ -29,3 +29,30 @@ def ready(with_peft: bool = False) -> None:
             import peft  # noqa: F401 - imports transformers submodules of its own
 
             _ready.add("peft")
+
+
+def hub_issue(repo_id: str, timeout_s: float = 3.0) -> tuple[str, dict[str, str]] | None:
+    """Why a hub model could not be loaded here, before any launch: None when its config is in the local cache
+    or the hub answers; else a message key and its fields (offline mode, or the hub unreachable)."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return None
+    except ValueError:  # not a valid repo id for the cache: the download would say the same
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return "config.model_hub_offline", {"path": repo_id}
+    url = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/api/models/{repo_id}", method="HEAD"), timeout=timeout_s)
+    except urllib.error.HTTPError:
+        return None  # the hub answered (a 401/404 is said by the download, with its own reason)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = str(getattr(exc, "reason", exc))[:200]
+        return "config.model_hub_unreachable", {"path": repo_id, "url": url, "reason": reason}
+    return None

@@ -22,11 +22,12 @@ def preset_values(name: str) -> dict[str, Any]:
     return read_yaml(path)
 
 
-def preset_rationale(name: str) -> str:
-    """The comment block a preset opens with: why its numbers are what they are."""
+def preset_rationale(name: str, lang: str = "en") -> str:
+    """The comment block a preset opens with: why its numbers are what they are (`#zh ` lines are its Chinese)."""
     lines = (PRESETS_DIR / f"{name}.yaml").read_text(encoding="utf-8").splitlines()
-    head = [ln[1:].strip() for ln in lines if ln.startswith("#")]
-    return " ".join(head)
+    zh = [ln[4:].strip() for ln in lines if ln.startswith("#zh ")]
+    en = [ln[1:].strip() for ln in lines if ln.startswith("#") and not ln.startswith("#zh ")]
+    return "".join(zh) if lang == "zh" and zh else " ".join(en)
 
 
 def from_preset(name: str, overrides: dict[str, Any] | None = None) -> tuple[RunConfig, list[Issue]]:

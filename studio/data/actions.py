@@ -17,7 +17,7 @@ from studio.core.workspace import check_name, check_text
 from studio.data.conversation import Conversation
 from studio.data.load import Converted, entry_for, page
 from studio.data.mapping import Proposal, build_raw, check_mapping, detect
-from studio.data.readers import READERS, Record, folder_files, iter_records, read_page
+from studio.data.readers import READERS, Record, count_rows, folder_files, iter_records, read_page
 from studio.data.registry import FORMATTINGS, DatasetEntry, load_registry, register
 
 REGISTRY = "dataset_info.json"
@@ -140,6 +140,30 @@ def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[
     return page(entry_for(registry_file(data_dir), name), data_dir, start, count)
 
 
+def thumbnails(data_dir: Path, images: tuple[str, ...], size: int = 256) -> list[tuple[Any, str]]:
+    """(small PIL image or None, caption) per image of a row; a missing or unreadable one says so in its caption."""
+    from PIL import Image
+
+    out: list[tuple[Any, str]] = []
+    for name in images:
+        try:
+            with Image.open(confine(data_dir, name)) as img:
+                img.thumbnail((size, size))
+                out.append((img.convert("RGB"), name))
+        except (StudioError, OSError, ValueError):
+            out.append((None, name))
+    return out
+
+
+def row_total(data_dir: Path, name: str | None = None, file: str | None = None) -> int:
+    """Rows in a registered dataset's file (by name) or in a file of the data folder."""
+    if name is not None:
+        entry = entry_for(registry_file(data_dir), name)
+        return count_rows(entry.path(data_dir), entry.file_name)
+    path = confine(data_dir, file or "")
+    return count_rows(path, relative(data_dir, path))
+
+
 def save(data_dir: Path, name: str, entry: DatasetEntry, *, overwrite: bool = False) -> None:
     """Register a checked mapping under `name` (asks before replacing: overwrite must be set)."""
     check_name(name, "dataset name")
@@ -178,6 +202,7 @@ class RowView:
     messages: list[dict[str, str]] | None
     error: StudioError | None
     kind: str = "chat"
+    images: tuple[str, ...] = ()  # relative to the data folder, as the conversation names them
 
     def to_json(self, lang: str = "en") -> dict[str, Any]:
         return {"file": self.file, "row": self.row, "raw": self.raw, "messages": self.messages,
@@ -189,5 +214,6 @@ def row_views(items: list[Converted]) -> list[RowView]:
     for record, result in items:
         conv = result if isinstance(result, Conversation) else None
         views.append(RowView(record.file, record.number, record.row, conv.as_messages() if conv else None,
-                             result if isinstance(result, StudioError) else None, conv.kind if conv else "chat"))
+                             result if isinstance(result, StudioError) else None, conv.kind if conv else "chat",
+                             conv.images if conv else ()))
     return views

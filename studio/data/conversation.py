@@ -30,6 +30,13 @@ class Conversation:
         head = [{"role": "system", "content": self.system}] if self.system else []
         return head + [{"role": t.role, "content": t.content} for t in self.turns]
 
+    def without_media(self) -> Conversation:
+        """The text alone: media files dropped and their placeholders taken out of the turns."""
+        if not (self.images or self.videos or self.audios):
+            return self
+        turns = tuple(Turn(t.role, _strip_placeholders(t.content)) for t in self.turns)
+        return Conversation(turns=turns, system=self.system, tools=self.tools, kind=self.kind)
+
     def prompt_text(self) -> str:
         """Everything the model reads but does not learn (for length and duplicate checks)."""
         parts = [self.system, self.tools] + [t.content for t in self.turns[:-1]]
@@ -37,3 +44,12 @@ class Conversation:
 
     def response_text(self) -> str:
         return self.turns[-1].content if self.turns else ""
+
+
+PLACEHOLDERS = ("<image>", "<video>", "<audio>")
+
+
+def _strip_placeholders(text: str) -> str:
+    for tag in PLACEHOLDERS:
+        text = text.replace(tag + "\n", "").replace(tag, "")
+    return text.strip() if text.strip() else text

@@ -117,10 +117,36 @@ def _detect_chat(rows: list[dict[str, object]], columns: list[str], chat: str) -
     for tag, names in TAG_VALUES.items():
         if found := next((n for n in names if n in seen), None):
             tags[tag] = found
+    notes = _guess_speakers(rows, chat, role_key, seen, tags)
     taken = {chat}
     cols: dict[str, str | None] = {"messages": chat, "system": _pick(NAMES["system"], columns, taken),
                                    "tools": _pick(NAMES["tools"], columns, taken)}
-    return Proposal(formatting, cols, tags, message_keys=keys, role_values=values)
+    return Proposal(formatting, cols, tags, notes=notes, message_keys=keys, role_values=values)
+
+
+def _guess_speakers(rows: list[dict[str, object]], chat: str, role_key: str, seen: Counter[str],
+                    tags: dict[str, str]) -> list[StudioError]:
+    """Role names of our own (speaker/text, customer/agent): the one that most often speaks first is the user,
+    the one that most often answers it the assistant. Only roles no known name matched are guessed."""
+    if tags["user_tag"] in seen and tags["assistant_tag"] in seen:
+        return []
+    fixed = {tags[t] for t in ("system_tag", "observation_tag", "function_tag")}
+    first: Counter[str] = Counter()
+    second: Counter[str] = Counter()
+    for row in rows:
+        spoken = [str(m.get(role_key)) for m in row.get(chat) or [] if isinstance(m, dict) and role_key in m]
+        spoken = [r for r in spoken if r not in fixed]
+        if spoken:
+            first[spoken[0]] += 1
+        if len(spoken) > 1 and spoken[1] != spoken[0]:
+            second[spoken[1]] += 1
+    user = tags["user_tag"] if tags["user_tag"] in seen else next((r for r, _ in first.most_common()), None)
+    assistant = tags["assistant_tag"] if tags["assistant_tag"] in seen else \
+        next((r for r, _ in second.most_common() if r != user), None)
+    if not (user and assistant):
+        return []
+    tags["user_tag"], tags["assistant_tag"] = user, assistant
+    return [StudioError("detect.roles_guessed", user=user, assistant=assistant)]
 
 
 def _detect_media(rows: list[dict[str, object]], columns: list[str], proposal: Proposal) -> None:

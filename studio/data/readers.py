@@ -252,6 +252,24 @@ def take(items: Iterator[T], start: int, count: int) -> tuple[list[T], bool]:
     return page, more
 
 
+_COUNTS: dict[tuple[str, int, int], int] = {}
+
+
+def count_rows(path: Path, label: str | None = None) -> int:
+    """How many rows a file or folder holds (read once per file version: the pager's "row N of M")."""
+    files = folder_files(path) if path.is_dir() else [path]
+    total = 0
+    for file in files:
+        st = file.stat()
+        key = (str(file.resolve()), st.st_mtime_ns, st.st_size)
+        if key not in _COUNTS:
+            if len(_COUNTS) > 256:
+                _COUNTS.clear()
+            _COUNTS[key] = sum(1 for _ in iter_records(file, label or file.name))
+        total += _COUNTS[key]
+    return total
+
+
 def read_page(path: Path, start: int = 0, count: int = 20, label: str | None = None) -> tuple[list[Record], bool]:
     """Rows start .. start+count-1 (0-based) and whether more follow; reads no further than that."""
     return take(iter_records(path, label), start, count)

@@ -40,11 +40,12 @@ class Options:
     cutoff_len: int
     train_on_prompt: bool = False
     mask_history: bool = False
+    text_only: bool = False  # media placeholders taken out (a text-only model training on a media dataset)
 
     @classmethod
     def of(cls, cfg: Any) -> Options:
         """A run config's encoding options (the fields share their names)."""
-        return cls(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history)
+        return cls(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history, cfg.text_only)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Encoder:
 
     def encode_many(self, convs: Sequence[Conversation]) -> list[Encoded | Dropped]:
         out: list[Encoded | Dropped] = []
+        if self.options.text_only:
+            convs = [c.without_media() for c in convs]
         for start in range(0, len(convs), CHUNK):
             chunk = convs[start:start + CHUNK]
             rendered = [self._messages(c) for c in chunk]

@@ -111,6 +111,17 @@ def model_config(path: Path) -> dict[str, Any]:
         return {}
 
 
+def media_inputs(path: Path) -> set[str]:
+    """Which media a model folder's config says it reads besides text (images, videos, audios)."""
+    cfg = model_config(path)
+    seen = set()
+    if "vision_config" in cfg or "image_token_id" in cfg:
+        seen |= {"images", "videos"}
+    if "audio_config" in cfg or "audio_token_id" in cfg:
+        seen.add("audios")
+    return seen
+
+
 def context_limit(path: Path) -> int | None:
     """The longest sequence the model's positions cover, from config.json; None when it does not say."""
     cfg = model_config(path)

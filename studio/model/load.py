@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from studio.core.config import RunConfig
+from studio.core.errors import StudioError
 from studio.core.rundir import ADAPTER_DIR, MODEL_DIR
 from studio.core.workspace import Workspace
 from studio.model.info import check_remote_code
@@ -27,6 +30,18 @@ def say(message: str) -> None:
 def model_path(cfg: RunConfig, ws: Workspace) -> str:
     local = ws.root / cfg.model_name_or_path
     return str(local) if local.exists() else cfg.model_name_or_path
+
+
+@contextlib.contextmanager
+def fetch_errors(cfg: RunConfig, ws: Workspace) -> Iterator[None]:
+    """A model named by hub id that cannot be read or downloaded: one sentence naming it and the reason."""
+    try:
+        yield
+    except OSError as exc:
+        if (ws.root / cfg.model_name_or_path).exists():
+            raise
+        reason = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
+        raise StudioError("run.model_fetch", path=cfg.model_name_or_path, reason=reason[:300]) from exc
 
 
 def output_dir_name(cfg: RunConfig) -> str:
@@ -117,7 +132,9 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
         what = "full"
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    say(f"model {model_path(cfg, ws)}: {total:,} parameters, {trainable:,} trainable ({what})")
+    # the same three words the memory estimate uses: base (the model's own), trainable, total (base + adapter)
+    base = total - trainable if cfg.finetuning_type == "lora" else total
+    say(f"model {model_path(cfg, ws)}: base {base:,} parameters, trainable {trainable:,}, total {total:,} ({what})")
     return model
 
 

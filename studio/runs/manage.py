@@ -158,6 +158,18 @@ def resume(ws: Workspace, run_id: str) -> RunInfo:
     return get_run(ws, run_id)
 
 
+def actions_for(info: RunInfo) -> set[str]:
+    """The actions that apply to a run in its state (the Runs tab greys out the others)."""
+    can = {"copy"}
+    if info.state in ACTIVE_STATES:
+        can.add("abort")
+    else:
+        can.add("delete")
+    if info.state in ("aborted", "failed") and checkpoints(info.path):
+        can.add("resume")
+    return can
+
+
 def delete(ws: Workspace, run_id: str) -> None:
     info = get_run(ws, run_id)
     if info.state == "running":

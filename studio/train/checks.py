@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from studio.core.config import Issue, RunConfig
 from studio.core.errors import StudioError
+from studio.core.hf import hub_issue
 from studio.core.machine import has_gpu
 from studio.core.messages import MESSAGES, Both
 from studio.core.workspace import Workspace
@@ -33,9 +33,8 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues += check_template(cfg, local)
     elif not HUB_ID.fullmatch(cfg.model_name_or_path):
         issues.append(Issue("model_name_or_path", "error", "config.model_not_id", {"path": cfg.model_name_or_path}))
-    elif os.environ.get("HF_HUB_OFFLINE") == "1":
-        issues.append(Issue("model_name_or_path", "error", "config.model_hub_offline",
-                            {"path": cfg.model_name_or_path}))
+    elif (problem := hub_issue(cfg.model_name_or_path)) is not None:  # cached, or the hub answers, or say why
+        issues.append(Issue("model_name_or_path", "error", problem[0], problem[1]))
     try:
         entry = load_registry(ws.registry_file).get(cfg.dataset)
     except StudioError as err:
@@ -55,9 +54,27 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
         elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
+        else:
+            issues += _check_media(cfg, ws, entry.media_columns())
     if cfg.precision in ("bf16", "fp16") and not has_gpu():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues + _check_machine(cfg)
+
+
+def _check_media(cfg: RunConfig, ws: Workspace, media: dict[str, str]) -> list[Issue]:
+    """A dataset with images (videos, audios) for a model that reads text only: refused, unless the config asks
+    for the text alone (text_only), which is then said as a warning."""
+    from studio.model.info import media_inputs
+
+    local = ws.root / cfg.model_name_or_path
+    unseen = sorted(set(media) - media_inputs(local)) if (local / "config.json").exists() else []
+    if not unseen:
+        return []
+    fields = {"name": cfg.dataset, "media": ", ".join(unseen), "columns": ", ".join(media[k] for k in unseen),
+              "model": cfg.model_name_or_path}
+    if cfg.text_only:
+        return [Issue("text_only", "warning", "config.media_text_only", fields)]
+    return [Issue("dataset", "error", "config.media_unseen", fields)]
 
 
 def _check_machine(cfg: RunConfig) -> list[Issue]:

@@ -8,6 +8,7 @@ import random
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from studio.core.workspace import DEMO_MODEL, REPO_ROOT, Workspace
@@ -47,6 +48,29 @@ def demo_model_dir(ws: Workspace) -> Path:
 
 def demo_model_ready(ws: Workspace) -> bool:
     return (demo_model_dir(ws) / "model.safetensors").exists()
+
+
+def progress_file(ws: Workspace) -> Path:
+    return ws.cache_dir / "demo-progress.json"
+
+
+def demo_progress(ws: Workspace) -> dict | None:
+    """How far the demo build is ({"stage", "step", "total"}), as the building process last wrote it."""
+    try:
+        return json.loads(progress_file(ws).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _progress_writer(path: Path | None) -> Callable[[str, int, int], None]:
+    def write(stage: str, step: int, total: int) -> None:
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"stage": stage, "step": step, "total": total}), encoding="utf-8")
+        os.replace(tmp, path)
+    return write
 
 
 def warmup_conversations(rng: random.Random, count: int, sentences: list[str]) -> list[Conversation]:
@@ -90,7 +114,8 @@ def _train_tokenizer(texts: list[str]):  # -> PreTrainedTokenizerFast
     return fast
 
 
-def _warm_up(model, tokenizer, convs: list[Conversation], steps: int, batch_size: int) -> list[float]:
+def _warm_up(model, tokenizer, convs: list[Conversation], steps: int, batch_size: int,
+             report: Callable[[str, int, int], None]) -> list[float]:
     """Full-parameter pre-training on generic chat text, so a later LoRA has something to steer."""
     import torch
 
@@ -115,16 +140,21 @@ def _warm_up(model, tokenizer, convs: list[Conversation], steps: int, batch_size
         sched.step()
         optim.zero_grad()
         losses.append(loss.item())
+        if step % 5 == 4 or step == steps - 1:
+            report("warmup", step + 1, steps)
     model.eval()
     return losses
 
 
-def create_model(target: Path, warmup_steps: int = 200) -> dict[str, float]:
-    """Build tokenizer + model deterministically and save them (safetensors) into `target`."""
+def create_model(target: Path, warmup_steps: int = 200, progress: Path | None = None) -> dict[str, float]:
+    """Build tokenizer + model deterministically and save them (safetensors) into `target`; each stage and
+    warm-up step is written to `progress` (the page's progress bar reads it)."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     started = time.perf_counter()
+    report = _progress_writer(progress)
+    report("tokenizer", 0, warmup_steps)
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
     identity = json.loads((REPO_ROOT / "assets" / "demo" / "identity.json").read_text(encoding="utf-8"))
@@ -139,7 +169,9 @@ def create_model(target: Path, warmup_steps: int = 200) -> dict[str, float]:
         tie_word_embeddings=True, bos_token_id=None, eos_token_id=im_end, pad_token_id=pad,
     )
     model = LlamaForCausalLM(config)
-    losses = _warm_up(model, tokenizer, convs, steps=warmup_steps, batch_size=16)
+    report("warmup", 0, warmup_steps)
+    losses = _warm_up(model, tokenizer, convs, steps=warmup_steps, batch_size=16, report=report)
+    report("save", warmup_steps, warmup_steps)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.generation_config = GenerationConfig(eos_token_id=im_end, pad_token_id=pad, do_sample=False)
@@ -156,5 +188,6 @@ def ensure_demo(ws: Workspace) -> bool:
     with _lock:
         if demo_model_ready(ws):
             return False
-        create_model(demo_model_dir(ws))
+        create_model(demo_model_dir(ws), progress=progress_file(ws))
+        progress_file(ws).unlink(missing_ok=True)
         return True

@@ -16,9 +16,9 @@ from pathlib import Path
 from studio.core import config as cfgmod
 from studio.core.errors import StudioError
 from studio.core.messages import render
-from studio.core.rundir import CONFIG_FILE, read_metrics, update_status
+from studio.core.rundir import CONFIG_FILE, read_metrics, read_status, update_status
 from studio.core.workspace import REPO_ROOT, Workspace
-from studio.model.load import is_main_process, load_model, load_tokenizer, save_output, say
+from studio.model.load import fetch_errors, is_main_process, load_model, load_tokenizer, save_output, say
 from studio.train.checks import check_environment
 from studio.train.trainer import AbortFlag, build_dataset, build_trainer
 
@@ -58,8 +58,9 @@ def run(run_dir: Path, resume: str | None) -> str:
     import torch
 
     torch.manual_seed(cfg.seed)
-    tokenizer = load_tokenizer(cfg, ws)
-    model = load_model(cfg, ws)
+    with fetch_errors(cfg, ws):  # a hub id that cannot be downloaded ends as one sentence, not an OSError
+        tokenizer = load_tokenizer(cfg, ws)
+        model = load_model(cfg, ws)
     splits = build_dataset(cfg, ws, tokenizer)
     offset = 0.0
     if resume:
@@ -118,7 +119,10 @@ def main(run_dir: Path, resume: str | None = None) -> int:
     hf_logging.disable_progress_bar()  # train.log is read by people: no carriage-return bars
     rank0 = is_main_process()
     report = update_status if rank0 else (lambda *a, **k: None)
-    report(run_dir, state="running", worker_pid=os.getpid(), started_at=time.time(), resumed_from=resume)
+    now = time.time()
+    first = read_status(run_dir).get("first_started_at") or now  # a resume keeps the run's first start
+    report(run_dir, state="running", worker_pid=os.getpid(), started_at=now, first_started_at=first,
+           resumed_from=resume)
     code, final = 0, {}
     try:
         state = run(run_dir, resume)
@@ -140,7 +144,10 @@ def main(run_dir: Path, resume: str | None = None) -> int:
         else:
             final = {"state": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: the worker's high-water mark
-    report(run_dir, finished_at=time.time(), exit_code=code, peak_rss_mb=round(peak), **final)
+    ended = time.time()
+    if rank0:  # the training time of every segment (first start, resumes) adds up
+        final["train_seconds"] = float(read_status(run_dir).get("train_seconds") or 0) + (ended - now)
+    report(run_dir, finished_at=ended, exit_code=code, peak_rss_mb=round(peak), **final)
     if rank0:
         _next_in_queue(run_dir)
     return code

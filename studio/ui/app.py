@@ -6,25 +6,40 @@ import gradio as gr
 
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.runs import manage as runs
-from studio.train.demo import demo_model_ready
+from studio.train.demo import demo_model_ready, demo_progress
 from studio.ui import chat_tab, data_tab, export_tab, runs_tab, train_tab
 from studio.ui.context import Ctx, guarded
 from studio.ui.i18n import t
 
 CSS_PATH = REPO_ROOT / "assets" / "studio.css"
 LANGS = [("English", "en"), ("中文", "zh")]
+LANG_KEY = "studio-lang"  # where the browser keeps the chosen language (its localStorage)
+
+
+def demo_banner(ws: Workspace, lang: str) -> str:
+    """While the demo model is built: a bar with the stage and warm-up step its builder last wrote."""
+    if demo_model_ready(ws):
+        return ""
+    seen = demo_progress(ws) or {"stage": "start", "step": 0, "total": 0}
+    step, total = int(seen.get("step") or 0), int(seen.get("total") or 0)
+    pct = int(100 * step / total) if total and seen.get("stage") == "warmup" else (100 if seen.get("stage") == "save" else 0)
+    text = t(f"app.demo.{seen.get('stage', 'start')}", lang, step=step, total=total)
+    return (f'<div class="studio-progress" id="demo-progress"><div class="studio-progress-bar" style="width:{pct}%">'
+            f'</div><span class="studio-progress-text">{t("app.demo_pending", lang)} {text}</span></div>')
 
 
 def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
     # uploads are copied into data/ at once; Gradio's temp copies go after a day (and at every start)
     with gr.Blocks(title="Fine-tuning studio", delete_cache=(3600, 86400)) as blocks:
-        with gr.Row():
+        with gr.Row(equal_height=True, elem_id="app-head"):
             title = gr.Markdown(t("app.title", lang), elem_id="app-title")
-            lang_radio = gr.Radio(choices=LANGS, value=lang, label=t("app.lang", lang), elem_id="lang")
-        ctx = Ctx(ws=ws, lang=lang, blocks=blocks, lang_input=lang_radio)
+            lang_radio = gr.Radio(choices=LANGS, value=lang, label=t("app.lang", lang), elem_id="lang",
+                                  container=False, scale=0, min_width=200)
+        models_seen = gr.State(demo_model_ready(ws))
+        ctx = Ctx(ws=ws, lang=lang, blocks=blocks, lang_input=lang_radio, models_seen=models_seen)
         ctx.i18n(title, lambda lg: gr.update(value=t("app.title", lg)))
         ctx.i18n(lang_radio, lambda lg: gr.update(label=t("app.lang", lg)))
-        banner = gr.Markdown(t("app.demo_pending", lang) if not demo_model_ready(ws) else "", elem_id="app-banner")
+        banner = gr.HTML(demo_banner(ws, lang), elem_id="app-banner")
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab(t("tab.data", lang), id="data", elem_id="tab-data") as tab_data:
                 data_tab.build(ctx)
@@ -62,13 +77,23 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
         tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once
                          [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"]])
 
-        demo_timer = gr.Timer(2.0, active=not demo_model_ready(ws))
+        demo_timer = gr.Timer(1.0, active=not demo_model_ready(ws))
 
         def demo_check(lang: str):
-            ready = demo_model_ready(ws)
-            return ("" if ready else t("app.demo_pending", lang)), gr.Timer(active=not ready)
+            ready = demo_model_ready(ws)  # models_seen turning True refreshes every model list
+            return demo_banner(ws, lang), gr.Timer(active=not ready), ready
 
-        demo_timer.tick(demo_check, [lang_radio], [banner, demo_timer], show_progress="hidden")
+        demo_timer.tick(demo_check, [lang_radio], [banner, demo_timer, models_seen], show_progress="hidden")
         lang_radio.change(lambda lg: [fn(lg) for _, fn in ctx.relabels], [lang_radio],
                           [block for block, _ in ctx.relabels])
+        lang_radio.change(None, [lang_radio], None, js=f"(lg) => {{ localStorage.setItem('{LANG_KEY}', lg); return lg; }}")
+        ctx.on_lang(lambda lg: demo_banner(ws, lg), [lang_radio], [banner])
+
+        def restore(saved: str | None):
+            return saved if saved in dict(LANGS).values() and saved != lang else gr.update()
+
+        restored = blocks.load(restore, [lang_radio], [lang_radio], show_progress="hidden",
+                               js=f"(current) => localStorage.getItem('{LANG_KEY}') || current")
+        for fn, inputs, outputs in ctx.loads:  # after the restore: each sees the page's language
+            restored.then(fn, inputs, outputs, show_progress="hidden")
     return blocks

@@ -25,8 +25,12 @@ class ChatHandles:
     refresh: Any
 
 
-def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Chatbot history (content may be a list of text blocks) -> role/content strings."""
+NOTE = "⌀ "  # opens the page's note in place of an empty reply: the prompt gets the empty reply back, not the note
+REGENERATE_TEMPERATURE = 0.7  # Regenerate at temperature 0 samples at this one: greedy would repeat the reply
+
+
+def flat(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Chatbot history (content may be a list of text blocks) -> role/content strings, as shown."""
     out = []
     for m in history:
         content = m["content"]
@@ -34,6 +38,25 @@ def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
             content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
         out.append({"role": m["role"], "content": str(content)})
     return out
+
+
+def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The history as the model is given it: a note in place of an empty reply is that empty reply again."""
+    return [{"role": m["role"], "content": "" if m["role"] == "assistant" and m["content"].startswith(NOTE)
+             else m["content"]} for m in flat(history)]
+
+
+def regenerate_values(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
+    """Settings for Regenerate: the next seed, and sampling when greedy (which would give the same reply).
+    Returns the values and whether the temperature was raised for this reply."""
+    names = [f.name for f in dataclasses.fields(chat.GenSettings)]
+    out = list(values)
+    seed, temp = names.index("seed"), names.index("temperature")
+    out[seed] = int(out[seed] or 0) + 1
+    raised = not out[temp]
+    if raised:
+        out[temp] = REGENERATE_TEMPERATURE
+    return tuple(out), raised
 
 
 def settings_of(values: tuple[Any, ...]) -> chat.GenSettings:
@@ -108,7 +131,8 @@ def build(ctx: Ctx) -> ChatHandles:
                               step=1 if isinstance(f.default, int) else 0.05, label=t(f"chat.{f.name}", lang),
                               elem_id=f"chat-{f.name.replace('_', '-')}"), f"chat.{f.name}")
                 for f in dataclasses.fields(chat.GenSettings))
-    box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box"), "chat.box")
+    box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box", buttons=["copy", "copy_all"]),
+              "chat.box")
     with gr.Row():
         message = ctx.i18n(gr.Textbox(label=t("chat.input", lang), placeholder=t("chat.placeholder", lang),
                                       elem_id="chat-input", scale=4),
@@ -173,10 +197,13 @@ def build(ctx: Ctx) -> ChatHandles:
             raise StudioError("chat.empty")
         messages = plain(history) + [{"role": "user", "content": text}]
         st = chat.ReplyStats()
-        shown = [*messages, {"role": "assistant", "content": ""}]
+        shown = [*flat(history), messages[-1], {"role": "assistant", "content": ""}]  # earlier notes stay notes
+        partial = ""
         for partial in chat.stream_reply(_model(tgt), messages, settings, system=sys_prompt, stats=st):
             shown[-1] = {"role": "assistant", "content": partial}
             yield shown, "", ""
+        if not partial:  # the first token was a stop token: say so rather than show an empty bubble
+            shown[-1] = {"role": "assistant", "content": NOTE + t("chat.ended_at_once", lang)}
         yield shown, "", st.line(lang)
 
     @guarded
@@ -186,9 +213,12 @@ def build(ctx: Ctx) -> ChatHandles:
             turns.pop()
         if not turns:
             raise StudioError("chat.empty")
-        values = (*values[:-1], int(values[-1] or 0) + 1)  # a new seed: the same one would repeat the reply
+        values, raised = regenerate_values(values)
+        names = [f.name for f in dataclasses.fields(chat.GenSettings)]
+        seed, temperature = values[names.index("seed")], values[names.index("temperature")]
+        note = t("chat.regenerated_sampled" if raised else "chat.regenerated", lang, seed=seed, temperature=temperature)
         for shown, _, line in on_send.__wrapped__(lang, turns[-1]["content"], turns[:-1], tgt, sys_prompt, *values):
-            yield shown, values[-1], line
+            yield shown, seed, f"{line} · {note}" if line else ""
 
     @guarded
     def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
@@ -212,6 +242,14 @@ def build(ctx: Ctx) -> ChatHandles:
     load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend],
                [target, loaded], api_name="chat_load")
     unload.click(on_unload, [ctx.lang_input], [target, loaded])
+
+    def loaded_text(lang: str, tgt: chat_targets.ChatTarget | None) -> str:
+        cm = chat.current()
+        if tgt is None or cm is None or cm.target != tgt:
+            return t("chat.nothing", lang)
+        return t("chat.loaded", lang, what=cm.describe().replace(f"{ctx.ws.root}/", ""))
+
+    ctx.on_lang(loaded_text, [ctx.lang_input, target], [loaded])
     send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
     send.click(on_send, send_inputs, [box, message, stats], api_name="chat_send")
     message.submit(on_send, send_inputs, [box, message, stats])
@@ -219,5 +257,5 @@ def build(ctx: Ctx) -> ChatHandles:
     clear.click(lambda: ([], ""), None, [box, stats])
     compare.click(on_compare, [ctx.lang_input, compare_input, target, system, *numbers],
                   [c for pair in columns for c in pair])
-    ctx.blocks.load(refresh, [ctx.lang_input, run], [run])
+    ctx.on_load(refresh, [ctx.lang_input, run], [run])
     return ChatHandles(run, refresh)

@@ -20,18 +20,41 @@ log = logging.getLogger("studio.ui")
 Relabel = Callable[[str], Any]
 
 
+Wiring = tuple[Callable[..., Any], list[Any], list[Any]]
+
+
 @dataclass
 class Ctx:
     ws: Workspace
     lang: str  # the language the page is first drawn in
     blocks: gr.Blocks
     lang_input: gr.components.Component
+    models_seen: gr.State  # changes when the demo model appears: model lists are read again then
     relabels: list[tuple[gr.blocks.Block, Relabel]] = field(default_factory=list)
+    loads: list[Wiring] = field(default_factory=list)
 
     def i18n(self, block: gr.blocks.Block, fn: Relabel) -> Any:
         """Register how `block` is re-labelled when the language changes; returns the block."""
         self.relabels.append((block, fn))
         return block
+
+    def on_load(self, fn: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
+        """Run when a page opens, after its language is restored from the browser (so `fn` sees that language)."""
+        self.loads.append((fn, inputs, outputs))
+
+    def on_models(self, fn: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
+        """Run on page load and again when the model folders change (the demo model appearing)."""
+        self.on_load(fn, inputs, outputs)
+        self.models_seen.change(fn, inputs, outputs, show_progress="hidden")
+
+    def on_lang(self, fn: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
+        """Text computed from state (not a fixed label) is computed again in the new language."""
+        self.lang_input.change(fn, inputs, outputs, show_progress="hidden")
+
+    def model_choices(self, current: str | None) -> dict[str, Any]:
+        """The local model folders as a dropdown update, keeping the current choice when it is still there."""
+        models = self.ws.local_models()
+        return gr.update(choices=models, value=current if current in models else (models[0] if models else None))
 
     def model_dir(self, model: str | None) -> Path:
         """A model folder the page named, inside the model folders (a hub id is not read here)."""

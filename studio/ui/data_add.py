@@ -17,10 +17,11 @@ from studio.data.mapping import FORM_COLUMNS, Proposal
 from studio.data.registry import DEFAULT_TAGS, FIXES
 from studio.ui import data_render
 from studio.ui.context import Ctx, guarded
+from studio.ui.data_viewer import clamp, empty_view, shown
 from studio.ui.i18n import t
 
 if TYPE_CHECKING:
-    from studio.ui.data_tab import Viewer
+    from studio.ui.data_viewer import Viewer
 
 COLUMN_KEYS = ("prompt", "query", "response", "system", "history", "messages", "tools", "images", "videos", "audios")
 TAG_KEYS = tuple(DEFAULT_TAGS)
@@ -32,6 +33,7 @@ class AddHandles:
     name: gr.Textbox
     save: gr.Button
     saved: Any  # the Save event, for other parts of the page to follow
+    refresh: Callable[[], tuple[Any, list[Any], list[Any]]]  # (fn, inputs, outputs): the file list read again
 
 
 def _column_choices(columns: list[str]) -> list[tuple[str, str]]:
@@ -50,10 +52,13 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     with gr.Row(equal_height=True):
         file = ctx.i18n(gr.Dropdown(choices=files, value=None, allow_custom_value=True, label=t("data.file", lang),
                                     elem_id="map-file", scale=4), lambda lg: gr.update(label=t("data.file", lg)))
+        reload = ctx.i18n(gr.Button(t("data.files_refresh", lang), size="md", elem_id="map-refresh", scale=0,
+                                    min_width=140), lambda lg: gr.update(value=t("data.files_refresh", lg)))
         upload = ctx.i18n(gr.UploadButton(t("data.upload", lang), file_count="single", elem_id="map-upload",
                                           file_types=[".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt"],
                                           size="md", scale=0, min_width=180), lambda lg: gr.update(label=t("data.upload", lg)))
     notes = gr.Markdown(elem_id="map-notes")
+    proposal = gr.State(None)  # the detected mapping, so its notes can be said again in another language
     formatting = ctx.i18n(gr.Radio(data_render.formatting_choices(lang), value="alpaca", elem_id="map-formatting",
                                    label=t("data.formatting", lang)),
                           lambda lg: gr.update(choices=data_render.formatting_choices(lg), label=t("data.formatting", lg)))
@@ -94,14 +99,23 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
                                        {k: v or None for k, v in cols.items()},
                                        {k: v or DEFAULT_TAGS[k] for k, v in tag_values.items()}, chosen_fixes)
 
+    def notes_of(lang: str, p: Proposal | None) -> str:
+        if p is None:
+            return gr.update()
+        fmt_name = t(f"data.fmt.{p.formatting}", lang)
+        return "\n\n".join(filter(None, [t("data.detected", lang, fmt=fmt_name),
+                                          data_render.notes_markdown(p.notes, lang)]))
+
     @guarded
     def detect(lang: str, file_value: str | None):
+        keep = [gr.update()] * (len(form) + 1)
         if not file_value:
-            return [gr.update()] * (len(form) + 2)
-        p: Proposal = actions.detect_file(data_dir, file_value)
-        fmt_name = t(f"data.fmt.{p.formatting}", lang)
-        note = "\n\n".join(filter(None, [t("data.detected", lang, fmt=fmt_name),
-                                          data_render.notes_markdown(p.notes, lang)]))
+            return ["", None, *keep, ""]
+        try:
+            p: Proposal = actions.detect_file(data_dir, file_value)
+        except StudioError as err:  # a wrong name: said in the status line; the form stays as it is
+            return [f"⚠ {html.escape(err.text(lang))}", None, *keep, ""]
+        note = notes_of(lang, p)
         col_updates = [gr.update(choices=_column_choices(p.file_columns), value=p.columns.get(k) or UNSET,
                                  visible=k in FORM_COLUMNS[p.formatting]) for k in COLUMN_KEYS]
         keys_seen, roles_seen = p.message_keys, p.role_values
@@ -110,22 +124,27 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
             seen = keys_seen if key in ("role_tag", "content_tag") else roles_seen
             tag_updates.append(gr.update(choices=list(dict.fromkeys([p.tags[key], *seen])), value=p.tags[key]))
         stem = Path(file_value.rstrip("/")).stem
-        return [note, gr.update(), gr.update(value=p.formatting), *col_updates, *tag_updates,
-                gr.update(value=p.fixes)] + [gr.update(value=stem)]
+        return [note, p, gr.update(), gr.update(value=p.formatting), *col_updates, *tag_updates,
+                gr.update(value=p.fixes), gr.update(value=stem), ""]
 
     @guarded
     def show(lang: str, file_value: str | None, fmt: str, *rest: Any):
         *values, chosen_fixes, number = rest
         if not file_value:
-            return "", [], ""
-        row = max(int(number or 1), 1)
-        entry = entry_of(file_value, fmt, tuple(values), chosen_fixes)
-        problems = actions.check_entry(data_dir, entry)  # an incomplete mapping is a state of the form, not an error
-        if problems:
-            raw = data_render.raw_json(actions.raw_row(data_dir, file_value, row - 1))
-            return raw, [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems)
-        items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
-        return data_render.row_outputs(actions.row_views(items), row, lang)
+            return empty_view()
+        try:
+            total = actions.row_total(data_dir, file=file_value)
+            row = clamp(number, total)
+            entry = entry_of(file_value, fmt, tuple(values), chosen_fixes)
+            problems = actions.check_entry(data_dir, entry)  # an incomplete mapping is a state of the form
+            if problems:
+                raw = data_render.raw_json(actions.raw_row(data_dir, file_value, row - 1))
+                return [raw, [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems),
+                        gr.update(value=row) if row != number else gr.update(), gr.update(value=None, visible=False)]
+            items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
+        except StudioError as err:  # the file itself is wrong: no stale row from another file stays up
+            return empty_view(f"⚠ {html.escape(err.text(lang))}")
+        return shown(data_dir, actions.row_views(items), number, total, lang)
 
     @guarded
     def do_save(lang: str, entry_name: str, replace: bool, file_value: str | None, fmt: str, *rest: Any):
@@ -148,8 +167,11 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         stored = actions.upload(data_dir, ctx.ws.uploaded(path), Path(path).name, move=True)
         return gr.update(choices=actions.data_files(data_dir), value=stored), t("data.uploaded", lang, name=stored)
 
+    def files(current: str | None):
+        return gr.update(choices=actions.data_files(data_dir), value=current)
+
     show_inputs = [ctx.lang_input, *form, view.row]
-    file.change(detect, [ctx.lang_input, file], [notes, file, *form[1:], name]).then(
+    file.change(detect, [ctx.lang_input, file], [notes, proposal, file, *form[1:], name, result]).then(
         _visible, [formatting], [*columns.values(), tag_group]).then(
         lambda: 1, None, [view.row]).then(show, show_inputs, view.outputs)
     formatting.input(_visible, [formatting], [*columns.values(), tag_group]).then(show, show_inputs, view.outputs)
@@ -158,5 +180,8 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     view.row.change(show, show_inputs, view.outputs, show_progress="hidden")
     upload.upload(uploaded, [ctx.lang_input, upload], [file, result])
     saved = save.click(do_save, [ctx.lang_input, name, overwrite, *form], [result, overwrite])
-    ctx.blocks.load(lambda: gr.update(choices=actions.data_files(data_dir)), None, [file])
-    return AddHandles(name, save, saved)
+    reload.click(files, [file], [file], show_progress="hidden")
+    ctx.blocks.load(files, [file], [file])
+    ctx.on_lang(notes_of, [ctx.lang_input, proposal], [notes])
+    ctx.on_lang(show, show_inputs, view.outputs)
+    return AddHandles(name, save, saved, lambda: (files, [file], [file]))

@@ -46,12 +46,12 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
             cdf = _label(ctx, gr.LinePlot(x="tokens", y="share", label=t("data.cdf", lang), height=240,
                                           elem_id="report-cdf"), "data.cdf")
     with gr.Row(equal_height=True):
-        cutoff = _label(ctx, gr.Number(value=None, precision=0, minimum=1, label=t("data.cutoff", lang),
+        cutoff = _label(ctx, gr.Number(value=None, precision=0, label=t("data.cutoff", lang),
                                        elem_id="report-cutoff", scale=0, min_width=180), "data.cutoff")
         effect = gr.Markdown(elem_id="report-effect")
     advice = gr.Markdown(elem_id="report-advice")
     with gr.Accordion(t("data.dropped", lang), open=False, elem_id="report-dropped-box") as box:
-        page = _label(ctx, gr.Number(value=1, minimum=1, precision=0, label=t("data.page", lang),
+        page = _label(ctx, gr.Number(value=1, precision=0, label=t("data.page", lang),
                                      elem_id="report-page", min_width=120), "data.page")
         dropped = gr.Dataframe(interactive=False, wrap=True, elem_id="report-dropped")
     ctx.i18n(box, lambda lg: gr.update(label=t("data.dropped", lg)))
@@ -67,7 +67,10 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
     def render(lang: str, report: Report | None) -> list:
         if report is None:
             return [gr.update()] * 7
-        return [data_render.report_summary(report, lang), data_render.reasons_frame(report, lang),
+        summary = data_render.report_summary(report, lang)
+        if not report.tokenizer:
+            summary += "\n\n" + t("data.no_tokenizer", lang)
+        return [summary, data_render.reasons_frame(report, lang),
                 data_render.quality_frame(report, lang),
                 gr.update(value=data_render.lengths_frame(report, lang),
                           label=t("data.lengths", lang, tokenizer=report.tokenizer or "–")),
@@ -76,11 +79,11 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
 
     @guarded
     def effect_of(lang: str, report: Report | None, value: float | None):
-        return data_render.cutoff_text(report, int(value), lang) if report and value else ""
+        return data_render.cutoff_text(report, int(value), lang) if report and value and value >= 1 else ""
 
     @guarded
     def page_of(lang: str, report: Report | None, number: float | None):
-        return data_render.dropped_frame(report, int(number or 1), lang) if report else gr.update()
+        return data_render.dropped_frame(report, max(int(number or 1), 1), lang) if report else gr.update()
 
     outputs = [summary, reasons, quality, lengths, cdf, advice, dropped]
     run.click(inspect, [ctx.lang_input, select, model], [state, *outputs, cutoff, page])
@@ -88,4 +91,5 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
     page.change(page_of, [ctx.lang_input, state, page], [dropped], show_progress="hidden")
     ctx.lang_input.change(render, [ctx.lang_input, state], outputs).then(
         effect_of, [ctx.lang_input, state, cutoff], [effect])
+    ctx.on_models(lambda lang, current: ctx.model_choices(current), [ctx.lang_input, model], [model])
     return ReportHandles(select)

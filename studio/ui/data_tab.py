@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -14,41 +15,8 @@ from studio.encode.learn import learn_row, proposed_template
 from studio.templates.named import TEMPLATE_NAMES
 from studio.ui import data_add, data_render, data_report, learn_panel
 from studio.ui.context import Ctx, guarded
+from studio.ui.data_viewer import clamp, empty_view, shown, viewer
 from studio.ui.i18n import t
-
-
-@dataclass
-class Viewer:
-    """Row paging plus the raw row beside its conversion (used for registered and unsaved mappings)."""
-    row: gr.Number
-    status: gr.Markdown
-    raw: gr.Code
-    conv: gr.Chatbot
-
-    @property
-    def outputs(self) -> list[gr.components.Component]:
-        return [self.raw, self.conv, self.status]
-
-
-def viewer(ctx: Ctx, prefix: str) -> Viewer:
-    lang = ctx.lang
-    with gr.Row(equal_height=False, elem_classes="studio-pager"):
-        prev = ctx.i18n(gr.Button(t("data.prev", lang), size="sm", elem_id=f"{prefix}-prev", scale=0, min_width=100),
-                        lambda lg: gr.update(value=t("data.prev", lg)))
-        row = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("data.row", lang), elem_id=f"{prefix}-row",
-                                 scale=0, min_width=120), lambda lg: gr.update(label=t("data.row", lg)))
-        nxt = ctx.i18n(gr.Button(t("data.next", lang), size="sm", elem_id=f"{prefix}-next", scale=0, min_width=100),
-                       lambda lg: gr.update(value=t("data.next", lg)))
-        status = gr.Markdown(elem_id=f"{prefix}-status")
-    with gr.Row(equal_height=True):
-        raw = ctx.i18n(gr.Code(language="json", label=t("data.raw", lang), max_lines=24, wrap_lines=True,
-                               elem_id=f"{prefix}-raw", interactive=False),
-                       lambda lg: gr.update(label=t("data.raw", lg)))
-        conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=420, elem_id=f"{prefix}-conv"),
-                        lambda lg: gr.update(label=t("data.conv", lg)))
-    prev.click(lambda n: max(1, int(n or 1) - 1), [row], [row], show_progress="hidden")
-    nxt.click(lambda n: int(n or 0) + 1, [row], [row], show_progress="hidden")
-    return Viewer(row, status, raw, conv)
 
 
 @dataclass
@@ -65,7 +33,7 @@ class LearnBox:
 def learn_box(ctx: Ctx, prefix: str = "learn") -> LearnBox:
     """Model, template and cutoff for the view of what the model learns from the row above."""
     lang = ctx.lang
-    models = ctx.ws.local_models()
+    models = ctx.ws.local_models()  # filled again on every page load (the demo model may come later)
     with gr.Accordion(t("learn.title", lang), open=True, elem_id=f"{prefix}-box") as box:
         ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
         with gr.Row(equal_height=True):
@@ -129,10 +97,10 @@ def build(ctx: Ctx) -> DataHandles:
     @guarded
     def show(lang: str, name: str | None, number: float | None):
         if not name:
-            return "", [], ""
-        row = max(int(number or 1), 1)
-        items, _ = actions.preview(ctx.ws.data_dir, name, row - 1, 1)
-        return data_render.row_outputs(actions.row_views(items), row, lang)
+            return empty_view()
+        total = actions.row_total(ctx.ws.data_dir, name)
+        items, _ = actions.preview(ctx.ws.data_dir, name, clamp(number, total) - 1, 1)
+        return shown(ctx.ws.data_dir, actions.row_views(items), number, total, lang)
 
     @guarded
     def refresh(lang: str, current: str | None):
@@ -154,10 +122,13 @@ def build(ctx: Ctx) -> DataHandles:
     @guarded
     def learned(lang: str, name: str | None, number: float | None, model: str | None, template: str | None,
                 cutoff: float | None, show_tokens: bool):
-        if not (name and model and template):
+        if not name:
             return "", "", gr.update(visible=False)
+        if not (model and template):
+            return t("learn.no_model", lang), "", gr.update(visible=False)
         try:
-            result = learn_row(ctx.ws.data_dir, name, int(number or 1), ctx.model_dir(model), template,
+            total = actions.row_total(ctx.ws.data_dir, name)
+            result = learn_row(ctx.ws.data_dir, name, clamp(number, total), ctx.model_dir(model), template,
                                Options(int(cutoff or FIELDS['cutoff_len'].default)), ctx.ws.trust_remote_code)
         except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
             return err.text(lang), "", gr.update(visible=False)
@@ -169,14 +140,26 @@ def build(ctx: Ctx) -> DataHandles:
         return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model else \
             gr.update()
 
+    @guarded
+    def models_then_learned(lang: str, name: str | None, number: float | None, current: str | None, *rest: Any):
+        update = ctx.model_choices(current)
+        return [update, *learned.__wrapped__(lang, name, number, update["value"], *rest)]
+
     learn_inputs = [ctx.lang_input, select, view.row, learn.model, learn.template, learn.cutoff, learn.show]
     learn_outputs = [learn.summary, learn.text, learn.tokens]
     for trigger in (select, view.row, learn.template, learn.cutoff, learn.show, ctx.lang_input):
         trigger.change(learned, learn_inputs, learn_outputs, show_progress="hidden")
-    learn.model.change(propose, [ctx.lang_input, learn.model], [learn.template], show_progress="hidden")
-    ctx.blocks.load(learned, learn_inputs, learn_outputs)
+    # a new model proposes its template; the view follows even when the template stays the same
+    learn.model.change(propose, [ctx.lang_input, learn.model], [learn.template], show_progress="hidden").then(
+        learned, learn_inputs, learn_outputs, show_progress="hidden")
+    ctx.on_models(models_then_learned, learn_inputs, [learn.model, *learn_outputs])
     ctx.i18n(table, lambda lg: data_render.registry_frame(entries(ctx), lg))
-    ctx.blocks.load(refresh, [ctx.lang_input, select], [table, select, report.select]).then(
-        show, inputs, view.outputs).then(describe, [ctx.lang_input, select], [mapping])
+    ctx.on_load(refresh, [ctx.lang_input, select], [table, select, report.select])
+    ctx.on_load(show, inputs, view.outputs)
+    ctx.on_load(describe, [ctx.lang_input, select], [mapping])
+    ctx.on_lang(show, inputs, view.outputs)
+    ctx.on_lang(describe, [ctx.lang_input, select], [mapping])
+    tab_list.select(refresh, [ctx.lang_input, select], [table, select, report.select])
+    tab_add.select(*add.refresh(), show_progress="hidden")  # files copied into data/ meanwhile are offered
     add.saved.then(refresh, [ctx.lang_input, add.name], [table, select, report.select])
     return DataHandles(table, select, add.save)

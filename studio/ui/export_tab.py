@@ -3,6 +3,7 @@ workspace, with progress and the lines that serve it. The work is studio.serve.e
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +58,15 @@ def build(ctx: Ctx) -> ExportHandles:
 
     @guarded
     def on_start(lang: str, run_id: str | None, which: str | None, merged: bool, folder: str, overwrite: bool):
-        if not run_id:
-            raise StudioError("chat.no_model")
-        target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
-        destination = export.browser_target(ctx.ws, folder.strip() or default_out(run_id, which, merged))
-        export.check_target(destination, overwrite)  # before any weight is read
+        try:
+            if not run_id:
+                raise StudioError("chat.no_model")
+            target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
+            destination = export.browser_target(ctx.ws, (folder or "").strip() or default_out(run_id, which, merged))
+            export.check_target(destination, overwrite)  # before any weight is read
+        except StudioError as err:  # a refusal: one sentence; the last export's snippets stay as they were
+            yield f"⚠ {html.escape(err.text(lang))}", gr.update(), gr.update()
+            return
         yield "…", "", ""
         for lines, done, finished in stepwise(lambda say: export.export(target, destination, merged, overwrite,
                                                                          say)):

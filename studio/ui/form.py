@@ -35,6 +35,7 @@ def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.c
 @dataclass
 class Form:
     widgets: dict[str, gr.components.Component]
+    groups: dict[str, gr.Accordion]  # one per schema group, for their titles to be re-labelled
 
     @property
     def components(self) -> list[gr.components.Component]:
@@ -44,14 +45,16 @@ class Form:
 def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles: dict[str, str]) -> Form:
     """One accordion per schema group; `dynamic` gives choices read from the workspace (models, datasets)."""
     widgets: dict[str, gr.components.Component] = {}
+    groups: dict[str, gr.Accordion] = {}
     values = to_dict(cfg)
     for group in GROUPS:
         names = [n for n in BROWSER_FIELDS if FIELDS[n].metadata["group"] == group]
-        with gr.Accordion(group_titles[group], open=group in ("model", "data"), elem_id=f"cfg-group-{group}"):
+        with gr.Accordion(group_titles[group], open=group in ("model", "data"), elem_id=f"cfg-group-{group}") as box:
             with gr.Row(equal_height=False):
                 for name in names:
                     widgets[name] = _widget(name, values[name], lang, dynamic.get(name))
-    return Form(widgets)
+        groups[group] = box
+    return Form(widgets, groups)
 
 
 def values_dict(values: list[Any], trust_remote_code: bool = False) -> dict[str, Any]:

@@ -26,17 +26,27 @@ def state_label(state: str, lang: str) -> str:
     return t(key, lang) if key.split(".")[1] in ("queued", "running", "finished", "failed", "aborted") else state
 
 
+def train_time(status: dict[str, Any], state: str) -> float | None:
+    """Time spent training over every segment (the first start and each resume), the running one included."""
+    done = float(status.get("train_seconds") or 0)
+    started, finished = status.get("started_at"), status.get("finished_at")
+    if state == "running" and started:
+        return done + time.time() - started
+    if done:
+        return done
+    return finished - started if started and finished and finished >= started else None
+
+
 def runs_table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
     cols = ["run", "state", "model", "dataset", "preset", "started", "duration", "loss", "eval"]
     rows = []
     for info in infos:
         s = info.status
-        begun = s.get("started_at") or s.get("created_at")
-        end = s.get("finished_at") or (time.time() if info.state == "running" else None)
+        begun = s.get("first_started_at") or s.get("started_at") or s.get("created_at")
         loss, best = losses(info.path)
         rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""),
-                     s.get("preset", ""), time.strftime("%m-%d %H:%M:%S", time.localtime(begun)) if begun else "",
-                     duration(end - begun if begun and end else None), "" if loss is None else f"{loss:.4f}",
+                     s.get("preset", ""), time.strftime("%m-%d %H:%M", time.localtime(begun)) if begun else "",
+                     duration(train_time(s, info.state)), "" if loss is None else f"{loss:.4f}",
                      "" if best is None else f"{best:.4f}"])
     return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
 

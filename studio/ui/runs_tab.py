@@ -47,6 +47,13 @@ def build(ctx: Ctx) -> RunsHandles:
         resume = _button(ctx, "runs.resume", "runs-resume")
         copy = _button(ctx, "runs.copy", "runs-copy")
         delete = _button(ctx, "runs.delete", "runs-delete")
+    pending = gr.State(None)  # the run a Delete click asks about: the confirmation deletes that one, by name
+    with gr.Row(visible=False, elem_id="runs-confirm") as confirm_row:
+        confirm_text = gr.Markdown(elem_id="runs-confirm-text")
+        confirm = ctx.i18n(gr.Button(t("runs.delete_yes", lang), variant="stop", elem_id="runs-delete-yes", scale=0,
+                                     min_width=160), lambda lg: gr.update(value=t("runs.delete_yes", lg)))
+        cancel = ctx.i18n(gr.Button(t("runs.delete_no", lang), elem_id="runs-delete-no", scale=0, min_width=120),
+                          lambda lg: gr.update(value=t("runs.delete_no", lg)))
     message = gr.Markdown(elem_id="runs-message")
     status = gr.Markdown(t("runs.none", lang), elem_id="runs-status")
     progress = gr.HTML(elem_id="runs-progress")
@@ -75,17 +82,20 @@ def build(ctx: Ctx) -> RunsHandles:
         chosen = selected if selected in ids else (ids[0] if ids else None)
         if chosen is None:
             return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
-                    None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]))
+                    None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]),
+                    *(gr.update(interactive=False) for _ in range(4)))
         info = next(i for i in infos if i.run_id == chosen)
         seen = runs.details(info)
         ranked = seen.worst
         key = f"{chosen}|{seen.stamp}|{log}|{lang}"
         figure = gr.update() if key == shown else _charts().run_figure(seen.metrics, lang, log)
-        worst_note = t("runs.worst_none", lang) if not ranked else f"{ranked[0]['ranked_of']} rows ranked"
+        worst_note = t("runs.worst_none", lang) if not ranked else t("runs.ranked", lang, n=ranked[0]["ranked_of"])
+        can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),
                 figure, key, seen.log, worst_note, render.worst_frame(ranked, lang) if ranked else None,
-                gr.update(choices=ids))
+                gr.update(choices=ids), *(gr.update(interactive=name in can)
+                                          for name in ("abort", "resume", "copy", "delete")))
 
     @guarded
     def on_abort(lang: str, selected: str | None, log: bool, shown: str):
@@ -100,10 +110,17 @@ def build(ctx: Ctx) -> RunsHandles:
         return "", *tick(lang, selected, log, shown)
 
     @guarded
-    def on_delete(lang: str, selected: str | None, log: bool, shown: str):
-        if selected:
-            runs.delete(ctx.ws, selected)
-        return t("runs.deleted", lang, run=selected), *tick(lang, None, log, "")
+    def ask_delete(lang: str, selected: str | None):
+        if not selected:
+            return None, gr.update(visible=False), ""
+        return selected, gr.update(visible=True), t("runs.delete_ask", lang, run=selected)
+
+    @guarded
+    def on_delete(lang: str, asked: str | None, log: bool, shown: str):
+        if asked:
+            runs.delete(ctx.ws, asked)
+        return (t("runs.deleted", lang, run=asked) if asked else "", None, gr.update(visible=False),
+                *tick(lang, None, log, ""))
 
     @guarded
     def on_compare(lang: str, picked: list[str] | None):
@@ -115,14 +132,18 @@ def build(ctx: Ctx) -> RunsHandles:
         figure = _charts().compare_figure(metrics, lang) if infos else None
         return figure, note, render.differences_frame(diff, picked, lang)
 
-    outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick]
+    outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick,
+               abort, resume, copy, delete]
     inputs = [ctx.lang_input, select, log_scale, drawn]
     timer.tick(tick, inputs, outputs, show_progress="hidden")
     select.input(tick, inputs, outputs, show_progress="hidden")
     log_scale.change(tick, inputs, outputs, show_progress="hidden")
     abort.click(on_abort, inputs, [message, *outputs])
     resume.click(on_resume, inputs, [message, *outputs])
-    delete.click(on_delete, inputs, [message, *outputs])
+    delete.click(ask_delete, [ctx.lang_input, select], [pending, confirm_row, confirm_text])
+    confirm.click(on_delete, [ctx.lang_input, pending, log_scale, drawn], [message, pending, confirm_row, *outputs])
+    cancel.click(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
+    select.input(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
     pick.change(on_compare, [ctx.lang_input, pick], [compare_plot, compare_note, compare_table])
-    ctx.blocks.load(tick, inputs, outputs)
+    ctx.on_load(tick, inputs, outputs)
     return RunsHandles(select, copy, message)

@@ -98,13 +98,15 @@ def build(ctx: Ctx) -> TrainHandles:
     with gr.Row():
         preset = ctx.i18n(gr.Dropdown(choices=presets.list_presets(), value=DEFAULT_PRESET, label=t("train.preset", lang),
                                       elem_id="train-preset", scale=1), lambda lg: gr.update(label=t("train.preset", lg)))
-        why = gr.Markdown(presets.preset_rationale(DEFAULT_PRESET), elem_id="train-preset-why")
+        why = gr.Markdown(presets.preset_rationale(DEFAULT_PRESET, lang), elem_id="train-preset-why")
     dynamic = {"model_name_or_path": ctx.ws.local_models() or [DEMO_MODEL],
                "dataset": dataset_choices(ctx.ws.data_dir)}
     titles = {g: t(f"train.group.{g}", lang) for g in GROUPS}
     form = formmod.build(cfg, lang, dynamic, titles)
     for name, comp in form.widgets.items():
         ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
+    for group, box in form.groups.items():
+        ctx.i18n(box, lambda lg, g=group: gr.update(label=t(f"train.group.{g}", lg)))
     template_note = gr.Markdown(elem_id="train-template-note")
     batch = gr.Markdown(batch_text(cfg, lang), elem_id="train-batch")
     first = prepared(ctx, formmod.values_of(cfg))  # the preset's values, checked as a Start would see them
@@ -131,7 +133,7 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
     def on_preset(lang: str, name: str):
         cfg, issues = presets.from_preset(name)
-        return [presets.preset_rationale(name), issues_markdown(issues, lang), *formmod.values_of(cfg)]
+        return [presets.preset_rationale(name, lang), issues_markdown(issues, lang), *formmod.values_of(cfg)]
 
     @guarded
     def on_change(lang: str, *values: Any):
@@ -142,6 +144,13 @@ def build(ctx: Ctx) -> TrainHandles:
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
         return gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir))
+
+    @guarded
+    def on_models(lang: str, *values: Any):
+        """Model and dataset lists read again, and what depends on the model checked again (the demo model
+        appearing turns "no local safetensors yet" into an estimate)."""
+        return (*on_load.__wrapped__(lang), *on_change.__wrapped__(lang, *values),
+                on_template.__wrapped__(lang, *values))
 
     @guarded
     def on_model(lang: str, model: str | None):
@@ -196,8 +205,12 @@ def build(ctx: Ctx) -> TrainHandles:
     preset.change(on_preset, [ctx.lang_input, preset], [why, result, *form.components])
     for comp in form.components:
         comp.change(on_change, [ctx.lang_input, *form.components], [batch, memory, command], show_progress="hidden")
-    ctx.blocks.load(on_load, [ctx.lang_input],
-                    [form.widgets["model_name_or_path"], form.widgets["dataset"]])
+    ctx.on_models(on_models, [ctx.lang_input, *form.components],
+                  [form.widgets["model_name_or_path"], form.widgets["dataset"], batch, memory, command, template_note])
+    ctx.on_lang(on_change, [ctx.lang_input, *form.components], [batch, memory, command])
+    ctx.on_lang(on_template, [ctx.lang_input, *form.components], [template_note])
+    ctx.on_lang(lambda lg, name: presets.preset_rationale(name, lg), [ctx.lang_input, preset], [why])
+    ctx.on_lang(on_learn, learn_inputs, learn_outputs)
     @guarded
     def on_start(lang: str, preset: str, *values: Any) -> tuple[str, str | None]:
         """Validate exactly as the CLI does; launch (or queue) only when there is no error. Returns (message, run id)."""

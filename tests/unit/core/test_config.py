@@ -43,6 +43,8 @@ def test_every_preset_validates_without_errors() -> None:
         _, issues = presets.from_preset(path.stem)
         assert not has_errors(issues), (path.name, [i.text() for i in issues])
         assert presets.preset_rationale(path.stem), f"{path.name} has no rationale comment"
+        zh = presets.preset_rationale(path.stem, "zh")
+        assert zh != presets.preset_rationale(path.stem) and "的" in zh, f"{path.name} has no Chinese rationale"
 
 
 def test_config_template_choices_are_the_registry_names() -> None:
