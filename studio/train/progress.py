@@ -75,6 +75,10 @@ class MetricsCallback(TrainerCallback):
         print("[metrics] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in record.items() if v is not None), flush=True)
 
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero:  # a resume point exists from here on: the log says so
+            print(f"[studio] checkpoint-{state.global_step} saved", flush=True)
+
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             update_status(self.run_dir, step=state.global_step, max_steps=state.max_steps, eta_s=0.0)

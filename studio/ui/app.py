@@ -8,7 +8,7 @@ from studio.core.workspace import REPO_ROOT, Workspace
 from studio.runs import manage as runs
 from studio.train.demo import demo_model_ready, demo_progress
 from studio.ui import chat_tab, data_tab, export_tab, runs_tab, train_tab
-from studio.ui.context import Ctx, guarded
+from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.i18n import t
 
 CSS_PATH = REPO_ROOT / "assets" / "studio.css"
@@ -56,22 +56,24 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
             ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
 
         def started(lang: str, preset: str, *values: object):
-            message, run_id = train.on_start(lang, preset, *values)
+            said, run_id = train.on_start(lang, preset, *values)
+            message = said[lang == "zh"]
             if run_id is None:
-                return message, gr.update(), gr.update()
+                return message, gr.update(), gr.update(), said
             ids = [r.run_id for r in runs.list_runs(ws)]
-            return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs")
+            return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs"), said
 
         train.start.click(started, [lang_radio, train.preset, *train.form.components],
-                          [train.result, runs_h.select, tabs], api_name="train_start")
+                          [train.result, runs_h.select, tabs, train.result_said], api_name="train_start")
         @guarded
         def copied(lang: str, run_id: str | None):
             if not run_id:
-                return [gr.update(), *[gr.update() for _ in train.form.components], gr.update()]
-            message = t("runs.copied", lang, run=run_id)
-            return [message, *train.values_of(run_id), gr.Tabs(selected="train")]
+                return [gr.update(), gr.update(), *[gr.update() for _ in train.form.components], gr.update()]
+            said = both_ways(lambda lg: t("runs.copied", lg, run=run_id))
+            return [said[lang == "zh"], said, *train.values_of(run_id), gr.Tabs(selected="train")]
 
-        runs_h.copy.click(copied, [lang_radio, runs_h.select], [train.result, *train.form.components, tabs])
+        runs_h.copy.click(copied, [lang_radio, runs_h.select],
+                          [train.result, train.result_said, *train.form.components, tabs])
         tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
         tab_export.select(export_h.refresh, [lang_radio, export_h.run], [export_h.run])
         tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once

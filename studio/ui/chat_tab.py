@@ -15,7 +15,7 @@ from studio.serve import chat
 from studio.serve import memory as chat_memory
 from studio.serve import targets as chat_targets
 from studio.templates.named import TEMPLATE_NAMES
-from studio.ui.context import Ctx, guarded, said_text, stepwise
+from studio.ui.context import Ctx, both_ways, guarded, said_text, stepwise
 from studio.ui.i18n import t
 
 
@@ -201,10 +201,11 @@ def build(ctx: Ctx) -> ChatHandles:
         partial = ""
         for partial in chat.stream_reply(_model(tgt), messages, settings, system=sys_prompt, stats=st):
             shown[-1] = {"role": "assistant", "content": partial}
-            yield shown, "", ""
+            yield shown, "", "", None
         if not partial:  # the first token was a stop token: say so rather than show an empty bubble
             shown[-1] = {"role": "assistant", "content": NOTE + t("chat.ended_at_once", lang)}
-        yield shown, "", st.line(lang)
+        said = both_ways(st.line)
+        yield shown, "", said[lang == "zh"], said
 
     @guarded
     def on_again(lang: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
@@ -216,9 +217,12 @@ def build(ctx: Ctx) -> ChatHandles:
         values, raised = regenerate_values(values)
         names = [f.name for f in dataclasses.fields(chat.GenSettings)]
         seed, temperature = values[names.index("seed")], values[names.index("temperature")]
-        note = t("chat.regenerated_sampled" if raised else "chat.regenerated", lang, seed=seed, temperature=temperature)
-        for shown, _, line in on_send.__wrapped__(lang, turns[-1]["content"], turns[:-1], tgt, sys_prompt, *values):
-            yield shown, seed, f"{line} · {note}" if line else ""
+        note = both_ways(lambda lg: t("chat.regenerated_sampled" if raised else "chat.regenerated", lg, seed=seed,
+                                      temperature=temperature))
+        for shown, _, _, said in on_send.__wrapped__(lang, turns[-1]["content"], turns[:-1], tgt, sys_prompt,
+                                                     *values):
+            said = (f"{said[0]} · {note[0]}", f"{said[1]} · {note[1]}") if said else None
+            yield shown, seed, said[lang == "zh"] if said else "", said
 
     @guarded
     def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
@@ -227,14 +231,15 @@ def build(ctx: Ctx) -> ChatHandles:
         if not (prompt or "").strip():
             raise StudioError("chat.empty")
         cm = _model(tgt)
-        out = ["", "", "", ""]
+        out: list[Any] = ["", "", "", "", None, None]  # replies and stats of both sides, then the stats' States
         for i, side in enumerate(("base", "tuned")):
             st = chat.ReplyStats()
             for partial in chat.stream_reply(cm, [{"role": "user", "content": prompt}], settings, sys_prompt, st,
                                              side=side):
                 out[2 * i] = partial
                 yield tuple(out)
-            out[2 * i + 1] = st.line(lang)
+            out[4 + i] = both_ways(st.line)
+            out[2 * i + 1] = out[4 + i][lang == "zh"]
             yield tuple(out)
 
     source.change(on_source, [source], [run_row, model_row])
@@ -251,11 +256,13 @@ def build(ctx: Ctx) -> ChatHandles:
 
     ctx.on_lang(loaded_text, [ctx.lang_input, target], [loaded])
     send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
-    send.click(on_send, send_inputs, [box, message, stats], api_name="chat_send")
-    message.submit(on_send, send_inputs, [box, message, stats])
-    again.click(on_again, [ctx.lang_input, box, target, system, *numbers], [box, numbers[-1], stats])
+    stats_said = ctx.said(stats)
+    send.click(on_send, send_inputs, [box, message, stats, stats_said], api_name="chat_send")
+    message.submit(on_send, send_inputs, [box, message, stats, stats_said])
+    again.click(on_again, [ctx.lang_input, box, target, system, *numbers], [box, numbers[-1], stats, stats_said])
     clear.click(lambda: ([], ""), None, [box, stats])
+    compare_said = [ctx.said(side_stats) for _, side_stats in columns]
     compare.click(on_compare, [ctx.lang_input, compare_input, target, system, *numbers],
-                  [c for pair in columns for c in pair])
+                  [*(c for pair in columns for c in pair), *compare_said])
     ctx.on_load(refresh, [ctx.lang_input, run], [run])
     return ChatHandles(run, refresh)

@@ -51,6 +51,14 @@ class Ctx:
         """Text computed from state (not a fixed label) is computed again in the new language."""
         self.lang_input.change(fn, inputs, outputs, show_progress="hidden")
 
+    def said(self, component: gr.components.Component) -> gr.State:
+        """A State holding what `component` last said in both languages ((en, zh), see `both_ways`): the
+        component says it again in the other language when the language changes."""
+        state = gr.State(None)
+        self.on_lang(lambda lg, pair: gr.update() if not pair else pair[1 if lg == "zh" else 0],
+                     [self.lang_input, state], [component])
+        return state
+
     def model_choices(self, current: str | None) -> dict[str, Any]:
         """The local model folders as a dropdown update, keeping the current choice when it is still there."""
         models = self.ws.local_models()
@@ -62,6 +70,11 @@ class Ctx:
         if local is None:
             raise StudioError("config.model_missing", path=model)
         return local
+
+
+def both_ways(text_of: Callable[[str], str]) -> tuple[str, str]:
+    """A text in English and Chinese, for a `Ctx.said` State."""
+    return text_of("en"), text_of("zh")
 
 
 def _fail(err: BaseException, lang: str) -> gr.Error:

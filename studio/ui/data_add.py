@@ -16,7 +16,7 @@ from studio.data import actions
 from studio.data.mapping import FORM_COLUMNS, Proposal
 from studio.data.registry import DEFAULT_TAGS, FIXES
 from studio.ui import data_render
-from studio.ui.context import Ctx, guarded
+from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.data_viewer import clamp, empty_view, shown
 from studio.ui.i18n import t
 
@@ -89,6 +89,7 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         save = ctx.i18n(gr.Button(t("data.save", lang), variant="primary", elem_id="map-save", scale=1),
                         lambda lg: gr.update(value=t("data.save", lg)))
     result = gr.Markdown(elem_id="map-result")
+    result_said = ctx.said(result)
     view = make_viewer()  # below the form: the preview follows every change above it
     form = [file, formatting, *columns.values(), *tags.values(), fixes]
 
@@ -110,11 +111,11 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     def detect(lang: str, file_value: str | None):
         keep = [gr.update()] * (len(form) + 1)
         if not file_value:
-            return ["", None, *keep, ""]
+            return ["", None, *keep, "", None]
         try:
             p: Proposal = actions.detect_file(data_dir, file_value)
         except StudioError as err:  # a wrong name: said in the status line; the form stays as it is
-            return [f"⚠ {html.escape(err.text(lang))}", None, *keep, ""]
+            return [f"⚠ {html.escape(err.text(lang))}", None, *keep, "", None]
         note = notes_of(lang, p)
         col_updates = [gr.update(choices=_column_choices(p.file_columns), value=p.columns.get(k) or UNSET,
                                  visible=k in FORM_COLUMNS[p.formatting]) for k in COLUMN_KEYS]
@@ -125,7 +126,7 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
             tag_updates.append(gr.update(choices=list(dict.fromkeys([p.tags[key], *seen])), value=p.tags[key]))
         stem = Path(file_value.rstrip("/")).stem
         return [note, p, gr.update(), gr.update(value=p.formatting), *col_updates, *tag_updates,
-                gr.update(value=p.fixes), gr.update(value=stem), ""]
+                gr.update(value=p.fixes), gr.update(value=stem), "", None]
 
     @guarded
     def show(lang: str, file_value: str | None, fmt: str, *rest: Any):
@@ -156,30 +157,32 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
             entry = entry_of(file_value, fmt, tuple(values), chosen_fixes, entry_name)
             actions.save(data_dir, entry_name, entry, overwrite=bool(replace))
         except StudioError as err:
-            return f"⚠ {html.escape(err.text(lang))}", gr.update(visible=err.key == "registry.exists" or replace,
-                                                                 value=False)
-        return t("data.saved", lang, name=entry_name), gr.update(visible=False, value=False)
+            said = both_ways(lambda lg, e=err: f"⚠ {html.escape(e.text(lg))}")
+            return said[lang == "zh"], said, gr.update(visible=err.key == "registry.exists" or replace, value=False)
+        said = both_ways(lambda lg: t("data.saved", lg, name=entry_name))
+        return said[lang == "zh"], said, gr.update(visible=False, value=False)
 
     @guarded
     def uploaded(lang: str, path: str | None):
         if not path:
-            return gr.update(), ""
+            return gr.update(), "", None
         stored = actions.upload(data_dir, ctx.ws.uploaded(path), Path(path).name, move=True)
-        return gr.update(choices=actions.data_files(data_dir), value=stored), t("data.uploaded", lang, name=stored)
+        said = both_ways(lambda lg: t("data.uploaded", lg, name=stored))
+        return gr.update(choices=actions.data_files(data_dir), value=stored), said[lang == "zh"], said
 
     def files(current: str | None):
         return gr.update(choices=actions.data_files(data_dir), value=current)
 
     show_inputs = [ctx.lang_input, *form, view.row]
-    file.change(detect, [ctx.lang_input, file], [notes, proposal, file, *form[1:], name, result]).then(
+    file.change(detect, [ctx.lang_input, file], [notes, proposal, file, *form[1:], name, result, result_said]).then(
         _visible, [formatting], [*columns.values(), tag_group]).then(
         lambda: 1, None, [view.row]).then(show, show_inputs, view.outputs)
     formatting.input(_visible, [formatting], [*columns.values(), tag_group]).then(show, show_inputs, view.outputs)
     for component in (*columns.values(), *tags.values(), fixes):
         component.input(show, show_inputs, view.outputs, show_progress="hidden")
     view.row.change(show, show_inputs, view.outputs, show_progress="hidden")
-    upload.upload(uploaded, [ctx.lang_input, upload], [file, result])
-    saved = save.click(do_save, [ctx.lang_input, name, overwrite, *form], [result, overwrite])
+    upload.upload(uploaded, [ctx.lang_input, upload], [file, result, result_said])
+    saved = save.click(do_save, [ctx.lang_input, name, overwrite, *form], [result, result_said, overwrite])
     reload.click(files, [file], [file], show_progress="hidden")
     ctx.blocks.load(files, [file], [file])
     ctx.on_lang(notes_of, [ctx.lang_input, proposal], [notes])

@@ -47,6 +47,9 @@ def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
             label = t(f"data.role.{role}", lang)
             out.append({"role": "user" if role == "tool" else "assistant",
                         "content": f"**{label}**\n\n```\n{content}\n```"})
+        elif role == "system":  # a chat widget draws only two sides: the system prompt is a labelled bubble
+            out.append({"role": "user", "content": f"**{t('data.map.system', lang)}**\n\n"
+                                                   f"{html.escape(content, quote=False)}"})
         else:  # escaped: placeholders such as <image> are data to show, not HTML to render
             out.append({"role": role, "content": html.escape(content, quote=False)})
     return out

@@ -13,7 +13,7 @@ from studio.core.errors import StudioError
 from studio.serve import export
 from studio.serve import targets as chat_targets
 from studio.ui.chat_tab import run_pickers
-from studio.ui.context import Ctx, guarded, said_text, stepwise
+from studio.ui.context import Ctx, both_ways, guarded, said_text, stepwise
 from studio.ui.i18n import t
 
 EXPORTS = "exports"
@@ -44,6 +44,7 @@ def build(ctx: Ctx) -> ExportHandles:
     start = ctx.i18n(gr.Button(t("export.start", lang), variant="primary", elem_id="export-start"),
                      lambda lg: gr.update(value=t("export.start", lg)))
     status = gr.Markdown(elem_id="export-status")
+    status_said = ctx.said(status)
     serve = lab(gr.Code(language="shell", label=t("export.serve", lang), elem_id="export-serve", interactive=False),
                 "export.serve")
     client = lab(gr.Code(language="python", label=t("export.client", lang), elem_id="export-client",
@@ -65,17 +66,19 @@ def build(ctx: Ctx) -> ExportHandles:
             destination = export.browser_target(ctx.ws, (folder or "").strip() or default_out(run_id, which, merged))
             export.check_target(destination, overwrite)  # before any weight is read
         except StudioError as err:  # a refusal: one sentence; the last export's snippets stay as they were
-            yield f"⚠ {html.escape(err.text(lang))}", gr.update(), gr.update()
+            said = both_ways(lambda lg, e=err: f"⚠ {html.escape(e.text(lg))}")
+            yield said[lang == "zh"], gr.update(), gr.update(), said
             return
-        yield "…", "", ""
+        yield "…", "", "", None
         for lines, done, finished in stepwise(lambda say: export.export(target, destination, merged, overwrite,
                                                                          say)):
-            yield said_text(lines, lang), (done.serve if finished else ""), (done.client if finished else "")
+            said = both_ways(lambda lg, seen=lines: said_text(seen, lg))
+            yield said[lang == "zh"], (done.serve if finished else ""), (done.client if finished else ""), said
 
     run.change(on_run, [ctx.lang_input, run], [weights], api_name="export_weights")
     for trigger in (run, weights, merge):
         trigger.change(default_out, [run, weights, merge], [out])
-    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client],
+    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client, status_said],
                 api_name="export")
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run], api_name="export_runs")
     return ExportHandles(run, refresh)

@@ -19,7 +19,7 @@ def field_label(name: str, lang: str) -> tuple[str, str]:
 def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.components.Component:
     meta, kind = FIELDS[name].metadata, str(FIELDS[name].type)
     label, info = field_label(name, lang)
-    common = {"label": label, "info": info, "elem_id": f"cfg-{name}"}
+    common = {"label": label, "info": info, "elem_id": f"cfg-{name}", "min_width": 180}  # no squeezed columns
     if choices is not None or meta["choices"]:
         return gr.Dropdown(choices=choices if choices is not None else list(meta["choices"]), value=value,
                            allow_custom_value=choices is not None,

@@ -64,7 +64,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.role.function": ("function call", "函数调用"),
     "data.file": ("File or folder in the data folder (type a path or pick one)", "数据文件夹中的文件或文件夹（可输入路径或选择）"),
     "data.upload": ("Upload a file", "上传文件"),
-    "data.files_refresh": ("🔄 Re-read folder", "🔄 重新读取文件夹"),
+    "data.files_refresh": ("Re-read folder", "重新读取文件夹"),
     "data.uploaded": ("Uploaded as {name}.", "已上传为 {name}。"),
     "data.formatting": ("Format", "格式"),
     "data.fmt.alpaca": ("alpaca (instruction / input / output)", "alpaca（指令 / 输入 / 输出）"),

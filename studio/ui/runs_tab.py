@@ -10,7 +10,7 @@ import gradio as gr
 
 from studio.runs import manage as runs
 from studio.ui import render
-from studio.ui.context import Ctx, guarded
+from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.i18n import t
 
 REFRESH_S = 1.0
@@ -55,6 +55,7 @@ def build(ctx: Ctx) -> RunsHandles:
         cancel = ctx.i18n(gr.Button(t("runs.delete_no", lang), elem_id="runs-delete-no", scale=0, min_width=120),
                           lambda lg: gr.update(value=t("runs.delete_no", lg)))
     message = gr.Markdown(elem_id="runs-message")
+    message_said = ctx.said(message)
     status = gr.Markdown(t("runs.none", lang), elem_id="runs-status")
     progress = gr.HTML(elem_id="runs-progress")
     log_scale = ctx.i18n(gr.Checkbox(value=False, label=t("runs.log_scale", lang), elem_id="runs-log-scale"),
@@ -119,8 +120,8 @@ def build(ctx: Ctx) -> RunsHandles:
     def on_delete(lang: str, asked: str | None, log: bool, shown: str):
         if asked:
             runs.delete(ctx.ws, asked)
-        return (t("runs.deleted", lang, run=asked) if asked else "", None, gr.update(visible=False),
-                *tick(lang, None, log, ""))
+        said = both_ways(lambda lg: t("runs.deleted", lg, run=asked) if asked else "")
+        return (said[lang == "zh"], said, None, gr.update(visible=False), *tick(lang, None, log, ""))
 
     @guarded
     def on_compare(lang: str, picked: list[str] | None):
@@ -141,7 +142,8 @@ def build(ctx: Ctx) -> RunsHandles:
     abort.click(on_abort, inputs, [message, *outputs])
     resume.click(on_resume, inputs, [message, *outputs])
     delete.click(ask_delete, [ctx.lang_input, select], [pending, confirm_row, confirm_text])
-    confirm.click(on_delete, [ctx.lang_input, pending, log_scale, drawn], [message, pending, confirm_row, *outputs])
+    confirm.click(on_delete, [ctx.lang_input, pending, log_scale, drawn],
+                  [message, message_said, pending, confirm_row, *outputs])
     cancel.click(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
     select.input(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
     pick.change(on_compare, [ctx.lang_input, pick], [compare_plot, compare_note, compare_table])

@@ -23,7 +23,7 @@ from studio.runs.prepare import Prepared, launch, prepare, resolve
 from studio.train.checks import check_template
 from studio.ui import form as formmod
 from studio.ui import learn_panel
-from studio.ui.context import Ctx, guarded
+from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.i18n import t
 from studio.ui.render import issues_markdown
 
@@ -37,7 +37,8 @@ class TrainHandles:
     form: formmod.Form
     start: gr.Button
     result: gr.Markdown
-    on_start: Callable[..., tuple[str, str | None]]
+    result_said: gr.State  # what result says, in both languages
+    on_start: Callable[..., tuple[tuple[str, str], str | None]]
     values_of: Callable[[str], list[Any]]  # a run's config as form values ("Copy to form")
     refresh: Callable[[str], tuple[Any, Any]]  # model and dataset choices, re-read from the workspace
 
@@ -129,11 +130,13 @@ def build(ctx: Ctx) -> TrainHandles:
     start = ctx.i18n(gr.Button(t("train.start", lang), variant="primary", elem_id="train-start"),
                      lambda lg: gr.update(value=t("train.start", lg)))
     result = gr.Markdown(elem_id="train-result")
+    result_said = ctx.said(result)
 
     @guarded
     def on_preset(lang: str, name: str):
         cfg, issues = presets.from_preset(name)
-        return [presets.preset_rationale(name, lang), issues_markdown(issues, lang), *formmod.values_of(cfg)]
+        said = both_ways(lambda lg: issues_markdown(issues, lg))
+        return [presets.preset_rationale(name, lang), said[lang == "zh"], said, *formmod.values_of(cfg)]
 
     @guarded
     def on_change(lang: str, *values: Any):
@@ -202,7 +205,7 @@ def build(ctx: Ctx) -> TrainHandles:
     for comp in (learn_row_no, learn_show, *(form.widgets[n] for n in LEARN_FIELDS)):
         comp.change(on_learn, learn_inputs, learn_outputs, show_progress="hidden")
     learn_box.expand(on_learn, learn_inputs, learn_outputs, show_progress="hidden")
-    preset.change(on_preset, [ctx.lang_input, preset], [why, result, *form.components])
+    preset.change(on_preset, [ctx.lang_input, preset], [why, result, result_said, *form.components])
     for comp in form.components:
         comp.change(on_change, [ctx.lang_input, *form.components], [batch, memory, command], show_progress="hidden")
     ctx.on_models(on_models, [ctx.lang_input, *form.components],
@@ -212,20 +215,24 @@ def build(ctx: Ctx) -> TrainHandles:
     ctx.on_lang(lambda lg, name: presets.preset_rationale(name, lg), [ctx.lang_input, preset], [why])
     ctx.on_lang(on_learn, learn_inputs, learn_outputs)
     @guarded
-    def on_start(lang: str, preset: str, *values: Any) -> tuple[str, str | None]:
-        """Validate exactly as the CLI does; launch (or queue) only when there is no error. Returns (message, run id)."""
+    def on_start(lang: str, preset: str, *values: Any) -> tuple[tuple[str, str], str | None]:
+        """Validate exactly as the CLI does; launch (or queue) only when there is no error.
+        Returns (the message in both languages, run id)."""
         p = prepared(ctx, values, preset, full=True)
         if not p.ok:
-            return issues_markdown(p.issues, lang), None
+            return both_ways(lambda lg: issues_markdown(p.issues, lg)), None
         run_dir, issues, chosen = launch(ctx.ws, p), p.issues, p.cutoff
         state = runs.run_status(run_dir).get("state")
-        started = t("train.queued" if state == "queued" else "train.started", lang, run=run_dir.name)
-        notes = [started, t("train.auto_cutoff", lang, value=chosen) if chosen else "", issues_markdown(issues, lang)]
-        return "\n\n".join(filter(None, notes)), run_dir.name
+
+        def message(lg: str) -> str:
+            started = t("train.queued" if state == "queued" else "train.started", lg, run=run_dir.name)
+            notes = [started, t("train.auto_cutoff", lg, value=chosen) if chosen else "", issues_markdown(issues, lg)]
+            return "\n\n".join(filter(None, notes))
+        return both_ways(message), run_dir.name
 
     def run_values(run_id: str) -> list[Any]:
         cfg = runs.load_config(runs.get_run(ctx.ws, run_id))
         cfg.run_name = ""  # the copy is a new run: its folder gets a new name
         return formmod.values_of(cfg)
 
-    return TrainHandles(preset, form, start, result, on_start, run_values, on_load)
+    return TrainHandles(preset, form, start, result, result_said, on_start, run_values, on_load)

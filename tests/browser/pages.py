@@ -63,3 +63,29 @@ class StudioPage:
 
     def toast(self, text: str, timeout: float = 15_000) -> None:
         expect(self.page.locator(".toast-body").filter(has_text=text).first).to_be_visible(timeout=timeout)
+
+
+def english_fragments() -> set[str]:
+    """Pieces of our own English text (UI strings, messages, field labels and help, preset notes) long enough to
+    be unmistakable: on a page switched to Chinese, none of them may be left."""
+    from studio.core import presets
+    from studio.core.config import FIELDS
+    from studio.core.messages import MESSAGES
+    from studio.ui.i18n import STRINGS
+
+    texts = [en for en, zh in (*STRINGS.values(), *MESSAGES.values()) if en != zh]
+    texts += [part for f in FIELDS.values() for part in f.metadata["en"]]
+    texts += [presets.preset_rationale(name) for name in presets.list_presets()]
+    found = set()
+    for text in texts:
+        for piece in re.split(r"\{[^}]*\}|\*\*|`|\n|[.:;?!]\s", text):
+            piece = piece.strip(" .,:;()·—–-*#“”'\"")
+            if len(piece) >= 14 and piece.count(" ") >= 2:
+                found.add(piece)
+    return found
+
+
+def english_left(page: Page, fragments: set[str]) -> list[str]:
+    """Our English fragments visible on the page now (hidden tabs and closed accordions are not read)."""
+    text = page.locator("body").inner_text()
+    return sorted(f for f in fragments if f in text)

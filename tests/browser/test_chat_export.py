@@ -86,7 +86,8 @@ def test_export_from_the_browser(trained: str, ws: Workspace, studio: StudioPage
     studio.shot("1-exported")
     before = (out / "config.json").stat().st_mtime_ns
     studio.page.locator("#export-start").click()
-    studio.toast("exists and is not empty")
+    studio.expect_text("export-status", "exists and is not empty")  # a sentence; the serving lines stay
+    studio.expect_text("export-serve", "vllm serve")
     assert (out / "config.json").stat().st_mtime_ns == before  # untouched
     studio.page.locator("#export-replace").get_by_text("Replace").click()
     studio.page.locator("#export-start").click()
@@ -101,5 +102,5 @@ def test_export_from_the_browser(trained: str, ws: Workspace, studio: StudioPage
     assert (ws.root / "exports" / "ident-final-adapter" / "adapter_model.safetensors").exists()
     studio.page.locator("#export-out textarea").fill("/tmp/elsewhere")
     studio.page.locator("#export-start").click()
-    studio.toast("exports are written under")
+    studio.expect_text("export-status", "exports are written under")
     studio.shot("2-adapter")

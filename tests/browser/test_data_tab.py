@@ -62,9 +62,13 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     studio.expect_text("map-result", "Registered llava_single")
     assert (ws.data_dir / "llava_single.json").read_bytes() == (FIXTURES / "llava_single.json").read_bytes()
 
-    # a path outside the workspace typed into the file box is refused
+    # a path outside the workspace typed into the file box is refused in the status line; the form stays usable
+    # and the previous file's row is no longer shown as if it were this one's
     studio.pick("map-file", "../../../etc/passwd")
-    studio.toast("must be inside the data folder")
+    studio.expect_text("map-notes", "must be inside the data folder")
+    expect(studio.page.locator("#map-conv")).not_to_contain_text("Write a detailed description", timeout=10_000)
+    expect(studio.page.locator("#map-formatting")).to_be_visible()
+    expect(studio.page.locator("#tabs .error")).to_have_count(0)
 
     # the report: kept / dropped by reason, lengths with the demo tokenizer, a cutoff question
     studio.data_tab("data-report-tab")
