@@ -38,10 +38,13 @@ def hub_issue(repo_id: str, timeout_s: float = 3.0) -> tuple[str, dict[str, str]
     import urllib.error
     import urllib.request
 
-    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import constants, try_to_load_from_cache
 
+    # read now, not at huggingface_hub's import: the same folder the worker's environment will name
+    home = os.environ.get("HF_HOME")
+    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(home, "hub") if home else constants.HF_HUB_CACHE)
     try:
-        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        if isinstance(try_to_load_from_cache(repo_id, "config.json", cache_dir=cache), str):
             return None
     except ValueError:  # not a valid repo id for the cache: the download would say the same
         pass

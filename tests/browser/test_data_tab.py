@@ -17,6 +17,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Workspace) -> None:
     (ws.data_dir / "llava_single.json").write_bytes((FIXTURES / "llava_single.json").read_bytes())
+    from PIL import Image
+
+    Image.new("RGB", (700, 700), (200, 30, 30)).save(ws.data_dir / "000443568.jpg")  # row 1's picture; row 2's is absent
     studio.open()
     studio.expect_text("data-raw", "instruction")
     studio.expect_text("data-mapping", "response ← output")  # the effective mapping, defaults filled in
@@ -52,8 +55,11 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     studio.expect_text("map-notes", "single path per row")
     studio.expect_text("map-notes", "no <image> placeholder")
     studio.expect_text("map-conv", "<image>Write a detailed description")
+    expect(studio.page.locator("#map-images img")).to_have_count(1, timeout=15_000)  # the row's picture, small
     studio.page.locator("#map-next").click()
     studio.expect_text("map-status", "row 2")
+    studio.expect_text("map-status", "Image not found in the data folder: 000443569.jpg")
+    expect(studio.page.locator("#map-images")).to_be_hidden()
     studio.page.locator("#map-next").click()
     studio.expect_text("map-status", "2 <image> placeholder(s) in the text but 1 file(s)")
     studio.shot("2-map-llava")

@@ -43,3 +43,21 @@ def test_unknown_column_is_named_with_the_real_ones() -> None:
     [problem] = check_mapping(entry, records)
     assert str(problem) == ("Column 'sql' (mapped as response) is not in text2sql.jsonl; its columns are: "
                             "question_id, db_id, question, evidence, SQL, difficulty.")
+
+
+def test_custom_role_names_are_proposed_from_who_speaks_first() -> None:
+    from studio.data.mapping import detect
+    from studio.data.readers import Record
+
+    rows = [{"dialog": [{"speaker": "system", "text": "be kind"}, {"speaker": "customer", "text": "hi"},
+                        {"speaker": "agent", "text": "hello"}]},
+            {"dialog": [{"speaker": "customer", "text": "a"}, {"speaker": "agent", "text": "b"},
+                        {"speaker": "customer", "text": "c"}, {"speaker": "agent", "text": "d"}]}]
+    p = detect([Record("f.json", i + 1, r) for i, r in enumerate(rows)])
+    assert p.formatting == "sharegpt"
+    assert (p.tags["role_tag"], p.tags["content_tag"]) == ("speaker", "text")
+    assert (p.tags["user_tag"], p.tags["assistant_tag"], p.tags["system_tag"]) == ("customer", "agent", "system")
+    assert "'customer' → user, 'agent' → assistant" in p.notes[0].text()
+    known = [{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}]
+    p = detect([Record("g.json", 1, known[0])])
+    assert (p.tags["user_tag"], p.tags["assistant_tag"]) == ("human", "gpt") and not p.notes

@@ -73,3 +73,25 @@ def test_losses_are_read_again_only_when_metrics_change(tmp_path: Path) -> None:
     with open(run / METRICS_FILE, "a") as fh:
         fh.write(json.dumps({"step": 2, "loss": 1.5, "eval_loss": 1.7}) + "\n")
     assert manage.losses(run) == (1.5, 1.7)
+
+
+def test_actions_follow_the_run_state_and_time_adds_over_resumes(tmp_path) -> None:
+    import time as _time
+
+    from studio.runs.manage import RunInfo, actions_for
+    from studio.ui.render import train_time
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    info = lambda state: RunInfo("r", folder, {"state": state})  # noqa: E731
+    assert actions_for(info("running")) == {"abort", "copy"}
+    assert actions_for(info("finished")) == {"copy", "delete"}
+    assert actions_for(info("aborted")) == {"copy", "delete"}  # no checkpoint: nothing to resume from
+    (folder / "checkpoint-10").mkdir()
+    (folder / "checkpoint-10" / "trainer_state.json").write_text('{"global_step": 10}')
+    assert actions_for(info("aborted")) == {"copy", "delete", "resume"}
+    assert train_time({"train_seconds": 30.0, "started_at": 100.0, "finished_at": 120.0}, "finished") == 30.0
+    now = _time.time()
+    running = train_time({"train_seconds": 30.0, "started_at": now - 10}, "running")
+    assert 39.5 < running < 41.5
+    assert train_time({"started_at": 100.0, "finished_at": 125.0}, "failed") == 25.0  # a run from before
