@@ -148,9 +148,10 @@ def thumbnails(data_dir: Path, images: tuple[str, ...], size: int = 256) -> list
     for name in images:
         try:
             with Image.open(confine(data_dir, name)) as img:
+                img.draft("RGB", (size, size))  # JPEG decodes at a fraction of its size: no full-size pixels
                 img.thumbnail((size, size))
                 out.append((img.convert("RGB"), name))
-        except (StudioError, OSError, ValueError):
+        except (StudioError, OSError, ValueError, Image.DecompressionBombError):  # shown as "not found / unreadable"
             out.append((None, name))
     return out
 

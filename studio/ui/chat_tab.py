@@ -131,7 +131,7 @@ def build(ctx: Ctx) -> ChatHandles:
                               step=1 if isinstance(f.default, int) else 0.05, label=t(f"chat.{f.name}", lang),
                               elem_id=f"chat-{f.name.replace('_', '-')}"), f"chat.{f.name}")
                 for f in dataclasses.fields(chat.GenSettings))
-    box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box", buttons=["copy", "copy_all"]),
+    box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box", buttons=["copy"]),
               "chat.box")
     with gr.Row():
         message = ctx.i18n(gr.Textbox(label=t("chat.input", lang), placeholder=t("chat.placeholder", lang),

@@ -43,7 +43,7 @@ def learn_box(ctx: Ctx, prefix: str = "learn") -> LearnBox:
             template = ctx.i18n(gr.Dropdown(choices=list(TEMPLATE_NAMES), value="chatml", label=t("learn.template", lang),
                                             elem_id=f"{prefix}-template"),
                                 lambda lg: gr.update(label=t("learn.template", lg)))
-            cutoff = ctx.i18n(gr.Number(value=FIELDS["cutoff_len"].default, minimum=16, precision=0, label=t("data.cutoff", lang),
+            cutoff = ctx.i18n(gr.Number(value=FIELDS["cutoff_len"].default, precision=0, label=t("data.cutoff", lang),
                                         elem_id=f"{prefix}-cutoff"), lambda lg: gr.update(label=t("data.cutoff", lg)))
             show = ctx.i18n(gr.Checkbox(value=False, label=t("learn.show_tokens", lang), elem_id=f"{prefix}-show"),
                             lambda lg: gr.update(label=t("learn.show_tokens", lg)))
@@ -129,7 +129,8 @@ def build(ctx: Ctx) -> DataHandles:
         try:
             total = actions.row_total(ctx.ws.data_dir, name)
             result = learn_row(ctx.ws.data_dir, name, clamp(number, total), ctx.model_dir(model), template,
-                               Options(int(cutoff or FIELDS['cutoff_len'].default)), ctx.ws.trust_remote_code)
+                               Options(max(1, clamp(cutoff or FIELDS['cutoff_len'].default))),
+                               ctx.ws.trust_remote_code)
         except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
             return err.text(lang), "", gr.update(visible=False)
         return (learn_panel.summary(result, lang), learn_panel.text_html(result),

@@ -24,6 +24,7 @@ from studio.train.checks import check_template
 from studio.ui import form as formmod
 from studio.ui import learn_panel
 from studio.ui.context import Ctx, both_ways, guarded
+from studio.ui.data_viewer import clamp
 from studio.ui.i18n import t
 from studio.ui.render import issues_markdown
 
@@ -115,7 +116,7 @@ def build(ctx: Ctx) -> TrainHandles:
     with gr.Accordion(t("learn.title", lang), open=False, elem_id="train-learn-box") as learn_box:
         ctx.i18n(gr.Markdown(t("learn.help", lang)), lambda lg: gr.update(value=t("learn.help", lg)))
         with gr.Row(equal_height=True):
-            learn_row_no = ctx.i18n(gr.Number(value=1, minimum=1, precision=0, label=t("learn.row", lang),
+            learn_row_no = ctx.i18n(gr.Number(value=1, precision=0, label=t("learn.row", lang),
                                               elem_id="train-learn-row", scale=0, min_width=120),
                                     lambda lg: gr.update(label=t("learn.row", lg)))
             learn_show = ctx.i18n(gr.Checkbox(value=False, label=t("learn.show_tokens", lang), elem_id="train-learn-show"),
@@ -188,7 +189,7 @@ def build(ctx: Ctx) -> TrainHandles:
         try:
             cfg, _ = resolve(ctx.ws, cfg)
             options = Options.of(cfg)
-            learned = learn_row(ctx.ws.data_dir, cfg.dataset, int(row or 1), local, cfg.template, options,
+            learned = learn_row(ctx.ws.data_dir, cfg.dataset, clamp(row), local, cfg.template, options,
                                 cfg.trust_remote_code)
         except StudioError as err:
             return err.text(lang), "", gr.update(visible=False)
