@@ -51,6 +51,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable; most frequent reasons: {reason}", "数据集“{name}”：{total} 行中没有可用的行；最常见的原因：{reason}"),
     "advice.val_share": ("{rows} usable rows: hold out a validation share of {share} to watch for overfitting.", "{rows} 条可用数据：建议留出 {share} 作为验证集，以观察是否过拟合。"),
     "advice.few_rows": ("Only {rows} rows: teaching a 7B model domain knowledge usually takes at least about a thousand; style or identity tuning can work with fewer.", "只有 {rows} 条：让 7B 模型学会领域知识通常至少需要约一千条；风格或自我认知微调可以更少。"),
+    "advice.cutoff_capped": ("Suggested cutoff_len: {cutoff}, the model's context length (99% of rows are at most {p99} tokens: longer rows are cut).", "建议 cutoff_len：{cutoff}，即模型的上下文长度（99% 的数据不超过 {p99} 个 token：更长的行会被截断）。"),
     "advice.cutoff": ("Suggested cutoff_len: {cutoff} (99% of rows are at most {p99} tokens).", "建议 cutoff_len：{cutoff}（99% 的数据不超过 {p99} 个 token）。"),
     "data.upload_name": ("{name}: a file name may not contain a path or start with a dot.", "{name}：文件名不能包含路径或以点开头。"),
     "data.tokenizer": ("{path}: no tokenizer could be loaded from this folder ({detail}).", "{path}：无法从该文件夹加载分词器（{detail}）。"),

@@ -141,18 +141,19 @@ def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[
 
 
 def thumbnails(data_dir: Path, images: tuple[str, ...], size: int = 256) -> list[tuple[Any, str]]:
-    """(small PIL image or None, caption) per image of a row; a missing or unreadable one says so in its caption."""
+    """(small PIL image, (width, height) in the file) or (None, None) per image of a row (missing or unreadable)."""
     from PIL import Image
 
-    out: list[tuple[Any, str]] = []
+    out: list[tuple[Any, tuple[int, int] | None]] = []
     for name in images:
         try:
             with Image.open(confine(data_dir, name)) as img:
+                full = img.size
                 img.draft("RGB", (size, size))  # JPEG decodes at a fraction of its size: no full-size pixels
                 img.thumbnail((size, size))
-                out.append((img.convert("RGB"), name))
-        except (StudioError, OSError, ValueError, Image.DecompressionBombError):  # shown as "not found / unreadable"
-            out.append((None, name))
+                out.append((img.convert("RGB"), full))
+        except (StudioError, OSError, ValueError, Image.DecompressionBombError):  # said as not found / unreadable
+            out.append((None, None))
     return out
 
 
@@ -160,8 +161,12 @@ def row_total(data_dir: Path, name: str | None = None, file: str | None = None) 
     """Rows in a registered dataset's file (by name) or in a file of the data folder."""
     if name is not None:
         entry = entry_for(registry_file(data_dir), name)
+        if not entry.path(data_dir).exists():
+            raise StudioError("file.missing", file=entry.file_name or name)
         return count_rows(entry.path(data_dir), entry.file_name)
     path = confine(data_dir, file or "")
+    if not path.exists():
+        raise StudioError("file.missing", file=file)
     return count_rows(path, relative(data_dir, path))
 
 
@@ -214,7 +219,9 @@ def row_views(items: list[Converted]) -> list[RowView]:
     views = []
     for record, result in items:
         conv = result if isinstance(result, Conversation) else None
-        views.append(RowView(record.file, record.number, record.row, conv.as_messages() if conv else None,
+        messages = ([{"role": "tools", "content": conv.tools}] if conv.tools else []) + conv.as_messages() \
+            if conv else None
+        views.append(RowView(record.file, record.number, record.row, messages,
                              result if isinstance(result, StudioError) else None, conv.kind if conv else "chat",
                              conv.images if conv else ()))
     return views

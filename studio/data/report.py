@@ -47,6 +47,7 @@ class Report:
     tokenizer: str = ""
     template: str = ""
     suggested_cutoff: int | None = None
+    context_limit: int | None = None  # the model's longest sequence, which caps the suggestion
     cdf: list[tuple[int, float]] = field(default_factory=list)  # (total tokens, share of rows at or below)
     totals: list[int] = field(default_factory=list)  # per kept row, for cutoff questions
     prompts: list[int] = field(default_factory=list)
@@ -70,8 +71,10 @@ class Report:
         if n < 1000:
             lines.append(render("advice.few_rows", lang, rows=n))
         if self.suggested_cutoff:
-            lines.append(render("advice.cutoff", lang, cutoff=self.suggested_cutoff,
-                                p99=self.lengths.get("total", {}).get("p99", 0)))
+            p99 = self.lengths.get("total", {}).get("p99", 0)
+            capped = self.context_limit is not None and self.suggested_cutoff == self.context_limit < p99
+            lines.append(render("advice.cutoff_capped" if capped else "advice.cutoff", lang,
+                                cutoff=self.suggested_cutoff, p99=p99))
         return lines
 
     def to_json(self) -> dict[str, Any]:

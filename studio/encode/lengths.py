@@ -51,7 +51,8 @@ def measure(report: Report, tokenizer: Any, template: str, model: Path) -> Repor
     report.encoder = lambda cutoff: Encoder(tpl, tokenizer, Options(cutoff))
     totals = [p + r for p, r in zip(prompt, response, strict=True)]
     report.lengths = {"prompt": stats(prompt), "response": stats(response), "total": stats(totals)}
-    report.suggested_cutoff = cutoff_for(totals, context_limit(model))
+    report.context_limit = context_limit(model)
+    report.suggested_cutoff = cutoff_for(totals, report.context_limit)
     report.totals, report.prompts = totals, prompt
     ordered = sorted(totals)
     report.cdf = [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)

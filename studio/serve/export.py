@@ -197,6 +197,8 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
         (staging / "README.md").write_text(_card(target, merged, command, client), encoding="utf-8")
         (staging / MARKER).write_text(json.dumps({"source": target.describe()}, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
+        for path in (staging, *staging.rglob("*")):  # a server running as another user reads them (weights
+            path.chmod(0o755 if path.is_dir() else 0o644)  # arrive 0600 from their temporary files)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -39,7 +39,7 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
         ctx = Ctx(ws=ws, lang=lang, blocks=blocks, lang_input=lang_radio, models_seen=models_seen)
         ctx.i18n(title, lambda lg: gr.update(value=t("app.title", lg)))
         ctx.i18n(lang_radio, lambda lg: gr.update(label=t("app.lang", lg)))
-        banner = gr.HTML(demo_banner(ws, lang), elem_id="app-banner")
+        banner = gr.HTML(demo_banner(ws, lang), elem_id="app-banner", visible=not demo_model_ready(ws))
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab(t("tab.data", lang), id="data", elem_id="tab-data") as tab_data:
                 data_tab.build(ctx)
@@ -59,12 +59,12 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
             said, run_id = train.on_start(lang, preset, *values)
             message = said[lang == "zh"]
             if run_id is None:
-                return message, gr.update(), gr.update(), said
+                return message, gr.update(), gr.update(), said, gr.update()
             ids = [r.run_id for r in runs.list_runs(ws)]
-            return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs"), said
+            return message, gr.update(choices=ids, value=run_id), gr.Tabs(selected="runs"), said, run_id
 
         train.start.click(started, [lang_radio, train.preset, *train.form.components],
-                          [train.result, runs_h.select, tabs, train.result_said], api_name="train_start")
+                          [train.result, runs_h.select, tabs, train.result_said, runs_h.want], api_name="train_start")
         @guarded
         def copied(lang: str, run_id: str | None):
             if not run_id:
@@ -83,18 +83,19 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
 
         def demo_check(lang: str):
             ready = demo_model_ready(ws)  # models_seen turning True refreshes every model list
-            return demo_banner(ws, lang), gr.Timer(active=not ready), ready
+            return gr.update(value=demo_banner(ws, lang), visible=not ready), gr.Timer(active=not ready), ready
 
         demo_timer.tick(demo_check, [lang_radio], [banner, demo_timer, models_seen], show_progress="hidden")
+        # labels switch at once: outside the queue, not behind the texts recomputed in the new language
         lang_radio.change(lambda lg: [fn(lg) for _, fn in ctx.relabels], [lang_radio],
-                          [block for block, _ in ctx.relabels])
+                          [block for block, _ in ctx.relabels], queue=False, show_progress="hidden")
         lang_radio.change(None, [lang_radio], None, js=f"(lg) => {{ localStorage.setItem('{LANG_KEY}', lg); return lg; }}")
         ctx.on_lang(lambda lg: demo_banner(ws, lg), [lang_radio], [banner])
 
         def restore(saved: str | None):
             return saved if saved in dict(LANGS).values() and saved != lang else gr.update()
 
-        restored = blocks.load(restore, [lang_radio], [lang_radio], show_progress="hidden",
+        restored = blocks.load(restore, [lang_radio], [lang_radio], show_progress="hidden", queue=False,
                                js=f"(current) => localStorage.getItem('{LANG_KEY}') || current")
         for fn, inputs, outputs in ctx.loads:  # after the restore: each sees the page's language
             restored.then(fn, inputs, outputs, show_progress="hidden")

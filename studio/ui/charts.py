@@ -60,7 +60,7 @@ def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
         ax.set_title(t(title, lang))
     for ax in axes.flat:
         ax.grid(alpha=0.3)
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel(t("runs.step", lang), fontsize=8)
         ax.tick_params(labelsize=8)
         if log and ax.lines:
             ax.set_yscale("log")
@@ -81,7 +81,7 @@ def compare_figure(metrics_by_run: dict[str, list[dict[str, Any]]], lang: str) -
         _line(ax, metrics, "eval_loss", f"{run} · {t('runs.eval', lang)}", color=color, linestyle="--", marker="o",
               markersize=3)
     ax.set_title(t("runs.compare_plot", lang))
-    ax.set_xlabel("step", fontsize=8)
+    ax.set_xlabel(t("runs.step", lang), fontsize=8)
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=8)

@@ -4,6 +4,7 @@ compare the base model with the tuned one on one prompt. What it loads and gener
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,21 +162,33 @@ def build(ctx: Ctx) -> ChatHandles:
 
     refresh, on_run = run_pickers(ctx)
 
+    def loaded_line(cm: chat.ChatModel, lang: str) -> str:
+        return t("chat.loaded", lang, what=cm.target.describe().replace(f"{ctx.ws.root}/", ""),
+                 template=cm.template.name)
+
     def on_source(choice: str):
         return gr.update(visible=choice == "run"), gr.update(visible=choice == "model")
 
     @guarded
     def on_load(lang: str, choice: str, run_id: str | None, which: str | None, model_dir: str, adapter_dir: str,
-                template_name: str, engine: str):
-        tgt = chat_targets.page_target(ctx.ws, choice, run_id, which, model_dir, adapter_dir, template_name, engine)
+                template_name: str, engine: str, held: chat_targets.ChatTarget | None = None):
+        try:
+            tgt = chat_targets.page_target(ctx.ws, choice, run_id, which, model_dir, adapter_dir, template_name,
+                                           engine)
+        except StudioError as err:  # refused before anything is read: what is loaded stays loaded, and says so
+            yield gr.update(), f"⚠ {html.escape(err.text(lang))}\n\n{loaded_text(lang, held)}"
+            return
         note = chat_memory.memory_note(ctx.ws, tgt, lang)
         head = f"⚠️ {note}\n\n" if note else ""
         yield tgt, head + "…"  # a message sent meanwhile waits for this load instead of failing
-        for lines, cm, done in stepwise(lambda say: chat.get_or_load(tgt, say)):
-            if done:
-                yield tgt, head + t("chat.loaded", lang, what=cm.describe().replace(f"{ctx.ws.root}/", ""))
-            else:
-                yield tgt, head + said_text(lines, lang)
+        try:
+            for lines, cm, done in stepwise(lambda say: chat.get_or_load(tgt, say)):
+                if done:
+                    yield tgt, head + loaded_line(cm, lang)
+                else:
+                    yield tgt, head + said_text(lines, lang)
+        except StudioError as err:  # the previous model was freed first: nothing is loaded now
+            yield None, f"⚠ {html.escape(err.text(lang))}\n\n{t('chat.nothing', lang)}"
 
     @guarded
     def on_unload(lang: str):
@@ -244,7 +257,7 @@ def build(ctx: Ctx) -> ChatHandles:
 
     source.change(on_source, [source], [run_row, model_row])
     run.change(on_run, [ctx.lang_input, run], [weights])
-    load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend],
+    load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend, target],
                [target, loaded], api_name="chat_load")
     unload.click(on_unload, [ctx.lang_input], [target, loaded])
 
@@ -252,7 +265,7 @@ def build(ctx: Ctx) -> ChatHandles:
         cm = chat.current()
         if tgt is None or cm is None or cm.target != tgt:
             return t("chat.nothing", lang)
-        return t("chat.loaded", lang, what=cm.describe().replace(f"{ctx.ws.root}/", ""))
+        return loaded_line(cm, lang)
 
     ctx.on_lang(loaded_text, [ctx.lang_input, target], [loaded])
     send_inputs = [ctx.lang_input, message, box, target, system, *numbers]

@@ -47,6 +47,8 @@ def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
             label = t(f"data.role.{role}", lang)
             out.append({"role": "user" if role == "tool" else "assistant",
                         "content": f"**{label}**\n\n```\n{content}\n```"})
+        elif role == "tools":  # the tool descriptions the prompt carries
+            out.append({"role": "user", "content": f"**{t('data.map.tools', lang)}**\n\n```\n{content}\n```"})
         elif role == "system":  # a chat widget draws only two sides: the system prompt is a labelled bubble
             out.append({"role": "user", "content": f"**{t('data.map.system', lang)}**\n\n"
                                                    f"{html.escape(content, quote=False)}"})
@@ -104,7 +106,8 @@ def lengths_frame(report: Report, lang: str) -> pd.DataFrame:
     stats = ("p50", "p90", "p95", "p99", "max", "mean")
     rows = [[t(f"data.part.{part}", lang), *(report.lengths[part][s] for s in stats)]
             for part in ("prompt", "response", "total") if part in report.lengths]
-    return pd.DataFrame(rows, columns=[t("data.col.part", lang), *stats])
+    heads = [t(f"data.stat.{s}", lang) if s in ("max", "mean") else s for s in stats]
+    return pd.DataFrame(rows, columns=[t("data.col.part", lang), *heads])
 
 
 def cdf_frame(report: Report) -> pd.DataFrame:

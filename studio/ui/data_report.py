@@ -43,8 +43,11 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
         with gr.Column():
             lengths = gr.Dataframe(label=t("data.lengths", lang, tokenizer="–"), interactive=False,
                                    elem_id="report-lengths")
-            cdf = _label(ctx, gr.LinePlot(x="tokens", y="share", label=t("data.cdf", lang), height=240,
-                                          elem_id="report-cdf"), "data.cdf")
+            cdf = ctx.i18n(gr.LinePlot(x="tokens", y="share", label=t("data.cdf", lang), height=240,
+                                       x_title=t("data.cdf_x", lang), y_title=t("data.cdf_y", lang),
+                                       elem_id="report-cdf"),
+                           lambda lg: gr.update(label=t("data.cdf", lg), x_title=t("data.cdf_x", lg),
+                                                y_title=t("data.cdf_y", lg)))
     with gr.Row(equal_height=True):
         cutoff = _label(ctx, gr.Number(value=None, precision=0, label=t("data.cutoff", lang),
                                        elem_id="report-cutoff", scale=0, min_width=180), "data.cutoff")

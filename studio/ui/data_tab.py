@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,8 +99,11 @@ def build(ctx: Ctx) -> DataHandles:
     def show(lang: str, name: str | None, number: float | None):
         if not name:
             return empty_view()
-        total = actions.row_total(ctx.ws.data_dir, name)
-        items, _ = actions.preview(ctx.ws.data_dir, name, clamp(number, total) - 1, 1)
+        try:
+            total = actions.row_total(ctx.ws.data_dir, name)
+            items, _ = actions.preview(ctx.ws.data_dir, name, clamp(number, total) - 1, 1)
+        except StudioError as err:  # a missing or unreadable file: said where the row would be
+            return empty_view(f"⚠ {html.escape(err.text(lang))}")
         return shown(ctx.ws.data_dir, actions.row_views(items), number, total, lang)
 
     @guarded
@@ -112,7 +116,10 @@ def build(ctx: Ctx) -> DataHandles:
 
     @guarded
     def describe(lang: str, name: str | None):
-        return data_render.mapping_markdown(actions.effective_mapping(ctx.ws.data_dir, name), lang) if name else ""
+        try:
+            return data_render.mapping_markdown(actions.effective_mapping(ctx.ws.data_dir, name), lang) if name else ""
+        except StudioError as err:
+            return f"⚠ {html.escape(err.text(lang))}"
 
     inputs = [ctx.lang_input, select, view.row]
     select.change(lambda: 1, None, [view.row], show_progress="hidden").then(show, inputs, view.outputs).then(
@@ -138,8 +145,11 @@ def build(ctx: Ctx) -> DataHandles:
 
     @guarded
     def propose(lang: str, model: str | None):
-        return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model else \
-            gr.update()
+        try:
+            return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model \
+                else gr.update()
+        except StudioError:  # the view below says why
+            return gr.update()
 
     @guarded
     def models_then_learned(lang: str, name: str | None, number: float | None, current: str | None, *rest: Any):

@@ -3,6 +3,7 @@ row beside what it converts to, and the row's images."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,31 @@ def shown(data_dir: Path, views: list[actions.RowView], number: float | None, to
     """The viewer's outputs for the (clamped) row: raw, bubbles, "row N of M" status, row box, thumbnails."""
     row = clamp(number, total)
     raw, bubbles, status = data_render.row_outputs(views, row, lang)
-    pictures = actions.thumbnails(data_dir, views[0].images) if views and views[0].images else []
-    missing = [name for img, name in pictures if img is None]
+    names = views[0].images if views else ()
+    pictures = [(img, name, full) for name, (img, full) in zip(names, actions.thumbnails(data_dir, names),
+                                                               strict=True)]
+    missing = [name for img, name, _ in pictures if img is None]
     status = f"{t('data.row_of', lang, row=row, total=total)} · {status}"
     if missing:
         status += "\n\n" + t("data.images_missing", lang, files=", ".join(missing))
-    gallery = [(img, name) for img, name in pictures if img is not None]
+    strip = thumbnail_html([p for p in pictures if p[0] is not None])
     return [raw, bubbles, status, gr.update(value=row) if row != number else gr.update(),
-            gr.update(value=gallery or None, visible=bool(gallery))]
+            gr.update(value=strip, visible=bool(strip))]
+
+
+def thumbnail_html(pictures: list[tuple[Any, str, tuple[int, int]]]) -> str:
+    """The row's images as small inline JPEGs with their file names (nothing is served from the data folder)."""
+    import base64
+    import io
+
+    cells = []
+    for img, name, (width, height) in pictures:
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=80)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        cells.append(f'<figure class="studio-thumb"><img src="data:image/jpeg;base64,{data}" alt="">'
+                     f"<figcaption>{html.escape(name)} · {width}×{height}</figcaption></figure>")
+    return f'<div class="studio-thumbs">{"".join(cells)}</div>' if cells else ""
 
 
 def empty_view(status: str = "") -> list[Any]:
@@ -73,11 +91,10 @@ def viewer(ctx: Ctx, prefix: str) -> Viewer:
         raw = ctx.i18n(gr.Code(language="json", label=t("data.raw", lang), max_lines=24, wrap_lines=True,
                                elem_id=f"{prefix}-raw", interactive=False),
                        lambda lg: gr.update(label=t("data.raw", lg)))
-        conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=420, elem_id=f"{prefix}-conv"),
+        conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=420, elem_id=f"{prefix}-conv",
+                                   autoscroll=False),  # a row is read from its first turn
                         lambda lg: gr.update(label=t("data.conv", lg)))
-    images = ctx.i18n(gr.Gallery(label=t("data.images", lang), visible=False, columns=6, height=180,
-                                 object_fit="contain", elem_id=f"{prefix}-images", interactive=False),
-                      lambda lg: gr.update(label=t("data.images", lg)))
+    images = gr.HTML(visible=False, elem_id=f"{prefix}-images")
     prev.click(lambda n: max(1, clamp(n) - 1), [row], [row], show_progress="hidden")
     nxt.click(lambda n: clamp(n) + 1, [row], [row], show_progress="hidden")  # the view clamps it to the last row
     return Viewer(row, status, raw, conv, images)

@@ -86,12 +86,17 @@ def differences_frame(diff: dict[str, list[Any]], runs: list[str], lang: str) ->
     return pd.DataFrame(rows, columns=[t("runs.col.field", lang), *runs])
 
 
+def _text(issue: Issue, lang: str) -> str:
+    """An issue as Markdown: its values (file names, <image> placeholders) shown, not rendered as HTML."""
+    return html.escape(issue.text(lang), quote=False)
+
+
 def issues_markdown(issues: list[Issue], lang: str) -> str:
     errors = [i for i in issues if i.level == "error"]
     warnings = [i for i in issues if i.level == "warning"]
     parts = []
     if errors:
-        parts.append(t("train.blocked", lang) + "\n" + "\n".join(f"- ⚠ {i.text(lang)}" for i in errors))
+        parts.append(t("train.blocked", lang) + "\n" + "\n".join(f"- ⚠ {_text(i, lang)}" for i in errors))
     if warnings:
-        parts.append(t("train.warnings", lang) + "\n" + "\n".join(f"- {i.text(lang)}" for i in warnings))
+        parts.append(t("train.warnings", lang) + "\n" + "\n".join(f"- {_text(i, lang)}" for i in warnings))
     return "\n\n".join(parts)

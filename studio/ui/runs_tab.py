@@ -26,6 +26,7 @@ def _charts() -> Any:
 @dataclass
 class RunsHandles:
     select: gr.Dropdown
+    want: gr.State  # set to a run the page should show (Start sets it to the new run)
     copy: gr.Button
     message: gr.Markdown
 
@@ -76,11 +77,13 @@ def build(ctx: Ctx) -> RunsHandles:
         compare_table = gr.Dataframe(interactive=False, elem_id="runs-compare-table")
     ctx.i18n(compare_box, lambda lg: gr.update(label=t("runs.compare", lg)))
 
+    want = gr.State(None)  # the run this page asked for (picked, or just started): a timer tick never overrules it
+
     @guarded
-    def tick(lang: str, selected: str | None, log: bool, shown: str = ""):
+    def tick(lang: str, selected: str | None, log: bool, shown: str = "", wanted: str | None = None):
         infos = runs.list_runs(ctx.ws)
         ids = [i.run_id for i in infos]
-        chosen = selected if selected in ids else (ids[0] if ids else None)
+        chosen = next((r for r in (wanted, selected) if r in ids), ids[0] if ids else None)
         if chosen is None:
             return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
                     None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]),
@@ -121,11 +124,12 @@ def build(ctx: Ctx) -> RunsHandles:
         if asked:
             runs.delete(ctx.ws, asked)
         said = both_ways(lambda lg: t("runs.deleted", lg, run=asked) if asked else "")
-        return (said[lang == "zh"], said, None, gr.update(visible=False), *tick(lang, None, log, ""))
+        return (said[lang == "zh"], said, None, gr.update(visible=False), None, *tick(lang, None, log, ""))
 
     @guarded
     def on_compare(lang: str, picked: list[str] | None):
-        picked = picked or []
+        present = {i.run_id for i in runs.list_runs(ctx.ws)}
+        picked = [r for r in picked or [] if r in present]  # a run deleted meanwhile leaves the comparison
         infos = [runs.get_run(ctx.ws, r) for r in picked]
         metrics = {i.run_id: runs.details(i).metrics for i in infos}
         diff = runs.config_differences({i.run_id: runs.load_config(i) for i in infos})
@@ -136,16 +140,20 @@ def build(ctx: Ctx) -> RunsHandles:
     outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick,
                abort, resume, copy, delete]
     inputs = [ctx.lang_input, select, log_scale, drawn]
-    timer.tick(tick, inputs, outputs, show_progress="hidden")
-    select.input(tick, inputs, outputs, show_progress="hidden")
+    timer.tick(tick, [*inputs, want], outputs, show_progress="hidden")
+    select.input(lambda lang, selected, log, shown: (selected, *tick(lang, selected, log, shown)), inputs,
+                 [want, *outputs], show_progress="hidden")
     log_scale.change(tick, inputs, outputs, show_progress="hidden")
     abort.click(on_abort, inputs, [message, *outputs])
     resume.click(on_resume, inputs, [message, *outputs])
     delete.click(ask_delete, [ctx.lang_input, select], [pending, confirm_row, confirm_text])
+    compare_outputs = [compare_plot, compare_note, compare_table]
     confirm.click(on_delete, [ctx.lang_input, pending, log_scale, drawn],
-                  [message, message_said, pending, confirm_row, *outputs])
+                  [message, message_said, pending, confirm_row, want, *outputs]).then(
+        on_compare, [ctx.lang_input, pick], compare_outputs)
     cancel.click(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
     select.input(lambda: (None, gr.update(visible=False)), None, [pending, confirm_row])
-    pick.change(on_compare, [ctx.lang_input, pick], [compare_plot, compare_note, compare_table])
+    pick.change(on_compare, [ctx.lang_input, pick], compare_outputs)
+    ctx.on_lang(on_compare, [ctx.lang_input, pick], compare_outputs)
     ctx.on_load(tick, inputs, outputs)
-    return RunsHandles(select, copy, message)
+    return RunsHandles(select, want, copy, message)

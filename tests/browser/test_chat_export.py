@@ -60,7 +60,7 @@ def test_chat_compare_unload(trained: str, studio: StudioPage) -> None:
     studio.page.locator("#chat-source").get_by_text("a model folder").click()
     studio.page.locator("#chat-model textarea").fill("../../../etc")
     studio.load_chat()
-    studio.toast("a model must be a folder under models/")
+    studio.expect_text("chat-loaded", "a model must be a folder under models/")
     studio.page.locator("#chat-model textarea").fill("models/demo-tiny")
     studio.page.locator("#chat-adapter textarea").fill(f"runs/{trained}/checkpoint-80")
     studio.load_chat()

@@ -58,7 +58,7 @@ def test_register_text_to_sql_and_multimodal_files(studio: StudioPage, ws: Works
     expect(studio.page.locator("#map-images img")).to_have_count(1, timeout=15_000)  # the row's picture, small
     studio.page.locator("#map-next").click()
     studio.expect_text("map-status", "row 2")
-    studio.expect_text("map-status", "Image not found in the data folder: 000443569.jpg")
+    studio.expect_text("map-status", "not readable as an image): 000443569.jpg")
     expect(studio.page.locator("#map-images")).to_be_hidden()
     studio.page.locator("#map-next").click()
     studio.expect_text("map-status", "2 <image> placeholder(s) in the text but 1 file(s)")
