@@ -111,11 +111,11 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
     def detect(lang: str, file_value: str | None):
         keep = [gr.update()] * (len(form) + 1)
         if not file_value:
-            return ["", None, *keep, "", None]
+            return ["", None, *keep]
         try:
             p: Proposal = actions.detect_file(data_dir, file_value)
         except StudioError as err:  # a wrong name: said in the status line; the form stays as it is
-            return [f"⚠ {html.escape(err.text(lang))}", None, *keep, "", None]
+            return [f"⚠ {html.escape(err.text(lang))}", None, *keep]
         note = notes_of(lang, p)
         col_updates = [gr.update(choices=_column_choices(p.file_columns), value=p.columns.get(k) or UNSET,
                                  visible=k in FORM_COLUMNS[p.formatting]) for k in COLUMN_KEYS]
@@ -126,7 +126,7 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
             tag_updates.append(gr.update(choices=list(dict.fromkeys([p.tags[key], *seen])), value=p.tags[key]))
         stem = Path(file_value.rstrip("/")).stem
         return [note, p, gr.update(), gr.update(value=p.formatting), *col_updates, *tag_updates,
-                gr.update(value=p.fixes), gr.update(value=stem), "", None]
+                gr.update(value=p.fixes), gr.update(value=stem)]
 
     @guarded
     def show(lang: str, file_value: str | None, fmt: str, *rest: Any):
@@ -174,7 +174,9 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         return gr.update(choices=actions.data_files(data_dir), value=current)
 
     show_inputs = [ctx.lang_input, *form, view.row]
-    file.change(detect, [ctx.lang_input, file], [notes, proposal, file, *form[1:], name, result, result_said]).then(
+    # a file the user picks clears the last "Registered" line; an upload (which sets the file) keeps its own
+    file.input(lambda: ("", None), None, [result, result_said], show_progress="hidden")
+    file.change(detect, [ctx.lang_input, file], [notes, proposal, file, *form[1:], name]).then(
         _visible, [formatting], [*columns.values(), tag_group]).then(
         lambda: 1, None, [view.row]).then(show, show_inputs, view.outputs)
     formatting.input(_visible, [formatting], [*columns.values(), tag_group]).then(show, show_inputs, view.outputs)

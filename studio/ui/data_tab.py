@@ -144,12 +144,9 @@ def build(ctx: Ctx) -> DataHandles:
                 gr.update(value=learn_panel.tokens_frame(result, lang) if show_tokens else None, visible=show_tokens))
 
     @guarded
-    def propose(lang: str, model: str | None):
-        try:
-            return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model \
-                else gr.update()
-        except StudioError:  # the view below says why
-            return gr.update()
+    def propose(lang: str, model: str | None):  # a refused model is said here; the view below (.then) says it too
+        return gr.update(value=proposed_template(ctx.model_dir(model), ctx.ws.trust_remote_code)) if model else \
+            gr.update()
 
     @guarded
     def models_then_learned(lang: str, name: str | None, number: float | None, current: str | None, *rest: Any):
