@@ -82,7 +82,8 @@ def run_pickers(ctx: Ctx) -> tuple[Any, Any]:
     @guarded
     def refresh(lang: str, current: str | None):
         ids = chat_targets.chat_runs(ctx.ws)
-        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None))
+        return gr.update(choices=ids, value=current if current in ids else (ids[0] if ids else None),
+                         info="" if ids else t("chat.no_runs", lang))  # an empty list says what fills it
 
     @guarded
     def on_run(lang: str, run_id: str | None):
@@ -278,4 +279,5 @@ def build(ctx: Ctx) -> ChatHandles:
     compare.click(on_compare, [ctx.lang_input, compare_input, target, system, *numbers],
                   [*(c for pair in columns for c in pair), *compare_said])
     ctx.on_load(refresh, [ctx.lang_input, run], [run])
+    ctx.on_lang(refresh, [ctx.lang_input, run], [run])
     return ChatHandles(run, refresh)

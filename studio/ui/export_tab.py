@@ -81,4 +81,5 @@ def build(ctx: Ctx) -> ExportHandles:
     start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client, status_said],
                 api_name="export")
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run], api_name="export_runs")
+    ctx.on_lang(refresh, [ctx.lang_input, run], [run])
     return ExportHandles(run, refresh)

@@ -237,7 +237,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.backend": ("Backend (unsloth is faster on this GPU)", "后端（unsloth 在此 GPU 上更快）"),
     "chat.unload": ("Unload", "卸载"),
     "chat.loaded": ("**Loaded:** {what} · template {template}", "**已加载**：{what} · 模板 {template}"),
-    "chat.no_runs": ("No finished run yet: train one in the Train tab (or chat with a model folder).", "还没有完成的运行：请先在“训练”页训练（或与模型文件夹对话）。"),
+    "chat.no_runs": ("No finished run yet: train one in the Train tab first.", "还没有完成的运行：请先在“训练”页训练。"),
     "chat.nothing": ("Nothing loaded yet.", "尚未加载模型。"),
     "chat.settings": ("Generation settings", "生成设置"),
     "chat.box": ("Chat", "对话"),

@@ -64,6 +64,9 @@ def test_first_hour(fresh: tuple[StudioPage, Workspace]) -> None:
     expect(page.locator("#data-row input")).to_have_value("1")
     expect(page.locator(".toast-body")).to_have_count(0)
     studio.shot("02-demo-ready")
+    studio.tab("Chat")  # nothing to chat with yet: the empty list says what fills it
+    studio.expect_text("chat-run", "No finished run yet: train one in the Train tab first.")
+    studio.tab("Data")
 
     # 2. a file copied into data/ while the page is open appears after "Re-read folder"; its roles are proposed
     studio.data_tab("data-add-tab")
