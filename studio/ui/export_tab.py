@@ -59,9 +59,11 @@ def build(ctx: Ctx) -> ExportHandles:
 
     @guarded
     def on_start(lang: str, run_id: str | None, which: str | None, merged: bool, folder: str, overwrite: bool):
+        if not run_id:  # nothing chosen (or the list not filled yet): said, nothing else changes
+            said = both_ways(lambda lg: f"⚠ {t('export.no_run', lg)}")
+            yield said[lang == "zh"], gr.update(), gr.update(), said
+            return
         try:
-            if not run_id:
-                raise StudioError("chat.no_model")
             target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
             destination = export.browser_target(ctx.ws, (folder or "").strip() or default_out(run_id, which, merged))
             export.check_target(destination, overwrite)  # before any weight is read

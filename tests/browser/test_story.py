@@ -143,6 +143,7 @@ def test_first_hour(fresh: tuple[StudioPage, Workspace]) -> None:
 
     # 7. export; the second time without Replace is a sentence, and the serving lines stay
     studio.tab("Export")
+    expect(page.locator("#export-run input")).not_to_have_value("", timeout=30_000)  # the tab's run list
     page.locator("#export-start").click()
     studio.expect_text("export-status", "Exported to", timeout=90_000)
     studio.expect_text("export-serve", "vllm serve")

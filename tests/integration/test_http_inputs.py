@@ -60,7 +60,7 @@ CASES = [
     ("/chat_load", ["model", None, None, "models/demo-tiny", "", "chatml", "unsloth"], "unsloth needs"),
     ("/chat_send", ["hello", [], "", 64, 0, 1, 50, 1, 0], "No model is loaded"),
     ("/export", ["no-such-run", "final", True, "exports/x", False], "no-such-run"),
-    ("/export", [None, None, True, "", False], "choose a run"),
+    ("/export", [None, None, True, "", False], "Choose a run first"),
     ("/propose", ["../../../etc"], "a model must be a folder under models/"),
     ("/learned", ["demo_identity", 1, "/etc", "chatml", 1024, False], "a model must be a folder under models/"),
     ("/train_start", ["demo", *_form(run_name="../escape")], "run_name"),
