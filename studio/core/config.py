@@ -13,9 +13,10 @@ from studio.core.errors import StudioError
 from studio.core.messages import render
 from studio.core.workspace import NAME_RE, check_text
 
-GROUPS = ("model", "data", "method", "train", "eval", "output", "distributed")
+GROUPS = ("model", "data", "method", "vision", "train", "eval", "output", "distributed")
 # The template registry's names (studio.templates, a higher layer, keeps the definitions; a test keeps both equal).
-TEMPLATE_NAMES = ("default", "empty", "alpaca", "chatml", "qwen", "qwen3", "llama3", "mistral", "gemma", "auto")
+TEMPLATE_NAMES = ("default", "empty", "alpaca", "chatml", "qwen", "qwen2_vl", "qwen3", "llama3", "mistral", "gemma",
+                  "auto")
 
 
 def knob(default: Any, *, group: str, en: tuple[str, str], zh: tuple[str, str], ge: float | None = None,
@@ -98,6 +99,23 @@ class RunConfig:
     quantization: str = knob("none", group="method", choices=("none", "4bit", "8bit"),
         en=("Quantize base", "Load the frozen base in 4 or 8 bits (QLoRA): needs a CUDA GPU and bitsandbytes."),
         zh=("量化底座", "以 4 或 8 位加载冻结的底座模型（QLoRA）：需要 CUDA GPU 和 bitsandbytes。"))
+    # vision (models that see images)
+    freeze_vision_tower: bool = knob(True, group="vision",
+        en=("Freeze vision tower", "Keep the image encoder as it is; off: it learns too (LoRA on its layers, or "
+            "its weights with full)."),
+        zh=("冻结视觉编码器", "保持图像编码器不变；关闭时它也参与训练（LoRA 加在其层上，或 full 时训练其权重）。"))
+    freeze_multi_modal_projector: bool = knob(True, group="vision",
+        en=("Freeze projector", "Keep the layer that maps image features into the language model as it is; off: "
+            "it is trained in full and saved with the adapter."),
+        zh=("冻结投影层", "保持把图像特征映射到语言模型的那一层不变；关闭时它会被完整训练，并随适配器一起保存。"))
+    image_max_pixels: int = knob(768 * 768, group="vision", ge=28 * 28, le=16384 * 16384,
+        en=("Image max pixels", "Larger images are scaled down to this many pixels before the processor "
+            "(LLaMA-Factory's default 589824 = 768×768); fewer pixels, fewer image tokens."),
+        zh=("图片最大像素", "更大的图片在送入处理器前缩小到这个像素数（LLaMA-Factory 默认 589824 = 768×768）；"
+            "像素越少，图片 token 越少。"))
+    image_min_pixels: int = knob(32 * 32, group="vision", ge=1, le=16384 * 16384,
+        en=("Image min pixels", "Smaller images are scaled up to this many pixels (LLaMA-Factory's default 1024)."),
+        zh=("图片最小像素", "更小的图片放大到这个像素数（LLaMA-Factory 默认 1024）。"))
     # train
     learning_rate: float = knob(1e-4, group="train", ge=1e-8, le=1.0,
         en=("Learning rate", "Step size of the optimizer; LoRA usually 5e-5 to 2e-4."),

@@ -19,6 +19,7 @@ MODEL_DIRS_ENV, DATA_DIRS_ENV, REMOTE_CODE_ENV = "STUDIO_MODEL_DIRS", "STUDIO_DA
 NAME_RE = re.compile(r"\w[\w.\-]{0,99}")
 HUB_ID_RE = re.compile(r"[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}")  # exactly owner/name
 DEMO_MODEL = "models/demo-tiny"  # the embedded default, built locally on first start
+DEMO_VISION_MODEL = "models/demo-vl"  # the vision demo: a tiny Qwen2-VL, built locally after the text demo
 MAX_TEXT = 4096  # longest path or short text field a browser may send
 
 

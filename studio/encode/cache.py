@@ -22,12 +22,12 @@ from typing import Any
 
 from studio.data.load import load_dataset
 from studio.data.readers import folder_files
-from studio.encode.encoder import Dropped, Encoded, Encoder, Options
+from studio.encode.encoder import Dropped, Encoded, Encoder, Media, Options
 from studio.model.info import fingerprint
 from studio.templates.named import AUTO, get_template
 from studio.templates.registry import make_template
 
-CACHE_VERSION = 2  # bump when encoding changes in a way the key cannot see
+CACHE_VERSION = 3  # bump when encoding changes in a way the key cannot see
 
 
 @dataclass
@@ -66,13 +66,23 @@ def tally(results: list[Encoded | Dropped], summary: Summary, sources: list[str]
     return kept
 
 
+def media_for(registry_file: Path, model_dir: Path | None, options: Options) -> Media | None:
+    """Image sizing for a model that sees images (paths relative to the data folder), else None."""
+    from studio.model.vision import sees_images
+
+    if model_dir is None or options.text_only or not sees_images(model_dir):
+        return None
+    return Media.of(registry_file.parent, model_dir, options)
+
+
 def encode_dataset(registry_file: Path, dataset: str, tokenizer: Any, template: str,
-                   options: Options) -> tuple[list[Encoded], list[str], Summary]:
+                   options: Options, model_dir: Path | None = None) -> tuple[list[Encoded], list[str], Summary]:
     """Every kept row in dataset order with its source ("file row N"), and what happened to the others."""
     start = time.perf_counter()
     loaded = load_dataset(registry_file, dataset)
     summary = Summary(rows=len(loaded.rows), unusable=len(loaded.problems))
-    encoder = Encoder(make_template(template, tokenizer), tokenizer, options)
+    media = media_for(registry_file, model_dir, options)
+    encoder = Encoder(make_template(template, tokenizer), tokenizer, options, media)
     sources = list(loaded.sources)
     kept = tally(encoder.encode_many(loaded.conversations), summary, sources)
     summary.seconds = round(time.perf_counter() - start, 3)
@@ -93,7 +103,21 @@ def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: 
         "tokenizer": [str(tokenizer_dir), *fingerprint(tokenizer_dir)],
         "options": asdict(options),
     }
+    if (media := media_for(registry_file, tokenizer_dir, options)) is not None:
+        parts["media"] = [asdict(media.spec), *_image_stamps(registry_file, dataset, media.root)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _image_stamps(registry_file: Path, dataset: str, root: Path) -> list[tuple[str, int, int]]:
+    """(path, size, mtime) of every image the dataset's rows name: a changed image is a new key."""
+    stamps = []
+    for name in sorted({n for conv in load_dataset(registry_file, dataset).conversations for n in conv.images}):
+        try:
+            st = (root / name).stat()
+            stamps.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamps.append((name, -1, -1))
+    return stamps
 
 
 def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], list[str], Summary]]
@@ -110,8 +134,12 @@ def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], list[st
                              "cached": True})
         return load_from_disk(str(folder / "rows")), summary
     kept, sources, summary = build()
-    rows = Dataset.from_dict({"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept],
-                              "source": sources})
+    columns: dict[str, list] = {"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept],
+                                "source": sources}
+    if any(e.images for e in kept):  # decoded in the collator, batch by batch: only paths and grids are kept
+        columns["images"] = [list(e.images) for e in kept]
+        columns["image_grid_thw"] = [[list(g) for g in e.grids] for e in kept]
+    rows = Dataset.from_dict(columns)
     tmp = folder.with_name(f"{folder.name}.tmp-{time.time_ns()}")
     rows.save_to_disk(str(tmp / "rows"))
     (tmp / "summary.json").write_text(json.dumps(summary.as_dict()), encoding="utf-8")
@@ -148,4 +176,4 @@ def cached_dataset(cache_root: Path, registry_file: Path, dataset: str, tokenize
     folder = cache_root / "tokenized" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', dataset)[:40]}-{key}"
     folder.parent.mkdir(parents=True, exist_ok=True)
     return staged(lambda: load_or_build(
-        folder, lambda: encode_dataset(registry_file, dataset, tokenizer, template, options)))
+        folder, lambda: encode_dataset(registry_file, dataset, tokenizer, template, options, tokenizer_dir)))

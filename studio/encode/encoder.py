@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
-from studio.data.conversation import Conversation
+from studio.data.conversation import Conversation, Turn
+from studio.model.vision import BadImage, ImageSpec, image_size
 from studio.templates.named import BOS, EOS, Message, Special
 from studio.templates.registry import eos_id
 from studio.templates.toolcalls import BadToolText
@@ -41,11 +43,25 @@ class Options:
     train_on_prompt: bool = False
     mask_history: bool = False
     text_only: bool = False  # media placeholders taken out (a text-only model training on a media dataset)
+    image_max_pixels: int = 768 * 768
+    image_min_pixels: int = 32 * 32
 
     @classmethod
     def of(cls, cfg: Any) -> Options:
         """A run config's encoding options (the fields share their names)."""
-        return cls(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history, cfg.text_only)
+        return cls(cfg.cutoff_len, cfg.train_on_prompt, cfg.mask_history, cfg.text_only, cfg.image_max_pixels,
+                   cfg.image_min_pixels)
+
+
+@dataclass(frozen=True)
+class Media:
+    """Where a dataset's image paths are relative to, and how its images are sized (a vision model's run)."""
+    root: Path
+    spec: ImageSpec
+
+    @classmethod
+    def of(cls, root: Path, model_dir: Path | str, options: Options) -> Media:
+        return cls(root, ImageSpec.of(model_dir, options.image_max_pixels, options.image_min_pixels))
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,8 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]
     truncated: str = ""  # "" | "turns" (oldest turns dropped) | "prompt" | "answer" (its end cut)
+    images: tuple[str, ...] = ()  # absolute paths, in the order of their tokens
+    grids: tuple[tuple[int, int, int], ...] = ()  # each image's (t, h, w) in patches
 
     @property
     def trained_tokens(self) -> int:
@@ -61,13 +79,19 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Dropped:
-    reason: str  # a message key: encode.no_answer_left, encode.bad_tools, encode.bad_function, auto.unsplittable
+    reason: str  # a message key: encode.no_answer_left, encode.bad_tools, encode.bad_function, auto.unsplittable,
+    # encode.image_bad, encode.image_cut, encode.media_kind
     detail: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        from studio.core.messages import render
+
+        return render(self.reason, lang, detail=self.detail)
 
 
 class Encoder:
-    def __init__(self, template: TemplateLike, tokenizer: Any, options: Options) -> None:
-        self.template, self.tokenizer, self.options = template, tokenizer, options
+    def __init__(self, template: TemplateLike, tokenizer: Any, options: Options, media: Media | None = None) -> None:
+        self.template, self.tokenizer, self.options, self.media = template, tokenizer, options, media
         self.special = {BOS: tokenizer.bos_token_id, EOS: eos_id(template, tokenizer)}
         self._backend: Any = None  # the Rust tokenizer, once it is shown to give the wrapper's ids
         self.keep_head = len(self._ids([list(template.prefix)], {})[0])
@@ -118,27 +142,63 @@ class Encoder:
         if self.options.text_only:
             convs = [c.without_media() for c in convs]
         for start in range(0, len(convs), CHUNK):
-            chunk = convs[start:start + CHUNK]
-            rendered = [self._messages(c) for c in chunk]
+            chunk = [self._expand(c) for c in convs[start:start + CHUNK]]
+            rendered = [c if isinstance(c, Dropped) else self._messages(c[0]) for c in chunk]
             texts = [s for r in rendered if not isinstance(r, Dropped) for m in r for s in m if isinstance(s, str)]
             vocab = self._tokenize(texts)
-            for conv, r in zip(chunk, rendered, strict=True):
-                out.append(r if isinstance(r, Dropped) else self._encode(conv, self._ids(r, vocab)))
+            for c, r in zip(chunk, rendered, strict=True):
+                out.append(r if isinstance(r, Dropped) else self._encode(c[0], self._ids(r, vocab), *c[1:]))
         return out
+
+    def _expand(self, conv: Conversation) -> tuple[Conversation, tuple[str, ...], tuple] | Dropped:
+        """Each <image> replaced by the image's token run (LLaMA-Factory's qwen2_vl plugin), sized from the
+        file's header; the row is dropped, with the file and the reason, when an image cannot be used."""
+        if self.media is None or not (conv.images or conv.videos or conv.audios):
+            return conv, (), ()
+        if conv.videos or conv.audios:
+            return Dropped("encode.media_kind", "videos" if conv.videos else "audios")
+        paths, grids = [], []
+        root = self.media.root.resolve()
+        for name in conv.images:
+            path = (root / name).resolve()
+            if root not in path.parents:  # a dataset's paths stay inside its folder, like a browser's
+                return Dropped("encode.image_bad", f"{name}: outside the data folder {root}")
+            try:
+                grids.append(self.media.spec.grid(*image_size(path)))
+            except BadImage as exc:
+                return Dropped("encode.image_bad", str(exc))
+            paths.append(str(path))
+        runs = iter([self.media.spec.expansion(g) for g in grids])
+        turns = []
+        for turn in conv.turns:
+            parts = turn.content.split("<image>")
+            text = parts[0]
+            for part in parts[1:]:
+                text += next(runs, "<image>") + part
+            turns.append(Turn(turn.role, text))
+        if next(runs, None) is not None or any("<image>" in t.content for t in turns):
+            return Dropped("encode.image_bad", f"{len(conv.images)} image(s) for a different number of <image> "
+                                               "placeholders")
+        expanded = Conversation(turns=tuple(turns), system=conv.system, tools=conv.tools, kind=conv.kind)
+        return expanded, tuple(paths), tuple(grids)
 
     def encode(self, conv: Conversation) -> Encoded | Dropped:
         return self.encode_many([conv])[0]
 
     def prompt_ids(self, conv: Conversation) -> list[int]:
         """A conversation ending with a user turn, written up to the assistant header: what generation continues."""
-        rendered = self._messages(conv)
+        expanded = self._expand(conv)
+        rendered = expanded if isinstance(expanded, Dropped) else self._messages(expanded[0])
         if isinstance(rendered, Dropped):
             raise ValueError(rendered.detail or rendered.reason)
         return [i for ids in self._ids(rendered, {}) for i in ids]
 
-    def _encode(self, conv: Conversation, messages: list[list[int]]) -> Encoded | Dropped:
+    def _encode(self, conv: Conversation, messages: list[list[int]], images: tuple[str, ...] = (),
+                grids: tuple = ()) -> Encoded | Dropped:
         cutoff = self.options.cutoff_len
         truncated = ""
+        if images and (total := sum(map(len, messages))) > cutoff:  # an image's tokens are never cut
+            return Dropped("encode.image_cut", f"{total} > {cutoff}")
         if sum(map(len, messages)) > cutoff and len(messages) > 2:
             for k in range(2, len(conv.turns), 2):  # drop the oldest pairs, the system prompt stays
                 shorter = Conversation(turns=conv.turns[k:], system=conv.system, tools=conv.tools, kind=conv.kind)
@@ -162,7 +222,7 @@ class Encoder:
             labels += target if last or not self.options.mask_history else [IGNORE] * len(target)
         if all(label == IGNORE for label in labels):
             return Dropped("encode.no_answer_left")
-        return Encoded(ids, labels, truncated)
+        return Encoded(ids, labels, truncated, images, grids)
 
     def _cut(self, source: list[int], target: list[int], cutoff: int) -> tuple[tuple[list[int], list[int]], str]:
         keep_source = max(cutoff - len(target), min(len(source), cutoff // 2))

@@ -112,14 +112,10 @@ def model_config(path: Path) -> dict[str, Any]:
 
 
 def media_inputs(path: Path) -> set[str]:
-    """Which media a model folder's config says it reads besides text (images, videos, audios)."""
-    cfg = model_config(path)
-    seen = set()
-    if "vision_config" in cfg or "image_token_id" in cfg:
-        seen |= {"images", "videos"}
-    if "audio_config" in cfg or "audio_token_id" in cfg:
-        seen.add("audios")
-    return seen
+    """Which media a model folder reads besides text and the studio can train on: images for the Qwen2-VL family."""
+    from studio.model.vision import VISION_TYPES
+
+    return {"images"} if str(model_config(path).get("model_type", "")) in VISION_TYPES else set()
 
 
 def context_limit(path: Path) -> int | None:

@@ -100,15 +100,43 @@ def _freeze(model: Any, layers: int) -> str:
     return f"last {min(layers, count)} of {count} layers"
 
 
+LANGUAGE_LINEAR = r"(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+VISION_LINEAR = r"(qkv|attn\.proj|fc1|fc2)"
+
+
+def _vision_parts(model: Any, cfg: RunConfig) -> tuple[Any, list[str]]:
+    """LoRA targets and fully trained modules of a vision-language model: the language model's linear layers
+    (named ones, or all of them), the vision tower's blocks when it is not frozen, the projector when not."""
+    names = LANGUAGE_LINEAR if cfg.lora_target == "all" else "(" + "|".join(
+        t.strip() for t in cfg.lora_target.split(",")) + ")"
+    pattern = rf".*language_model.*\.{names}"
+    if not cfg.freeze_vision_tower:
+        pattern = rf"({pattern}|.*visual\.blocks\.\d+\..*{VISION_LINEAR})"
+    return pattern, [] if cfg.freeze_multi_modal_projector else ["merger"]
+
+
+def _freeze_vision(model: Any, cfg: RunConfig) -> None:
+    """Full / freeze on a vision-language model: the tower and the projector stay as they are unless asked."""
+    for name, param in model.named_parameters():
+        if ".merger." in name and cfg.freeze_multi_modal_projector:
+            param.requires_grad_(False)
+        elif "visual." in name and ".merger." not in name and cfg.freeze_vision_tower:
+            param.requires_grad_(False)
+
+
 def load_model(cfg: RunConfig, ws: Workspace) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    from studio.model.vision import sees_images
 
     dtype = pick_dtype(cfg)
     quant = _quantization(cfg, dtype)
+    vision = sees_images(model_path(cfg, ws))
     # Full and freeze keep fp32 master weights; the Trainer's autocast gives the bf16/fp16 speed.
     load_dtype = dtype if cfg.finetuning_type == "lora" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(
+    auto = AutoModelForImageTextToText if vision else AutoModelForCausalLM
+    model = auto.from_pretrained(
         model_path(cfg, ws), dtype=load_dtype, trust_remote_code=check_remote_code(model_path(cfg, ws),
                                                                                    cfg.trust_remote_code),
         use_safetensors=True,
@@ -119,10 +147,13 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
 
         if quant is not None:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-        targets = "all-linear" if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
+        targets: Any = "all-linear" if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
+        full: list[str] = []
+        if vision:
+            targets, full = _vision_parts(model, cfg)
         lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                           target_modules=targets, use_dora=cfg.use_dora, use_rslora=cfg.use_rslora,
-                          task_type="CAUSAL_LM")
+                          modules_to_save=full or None, task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)
         what = f"LoRA r={cfg.lora_rank}" + (" DoRA" if cfg.use_dora else "") + (" rsLoRA" if cfg.use_rslora else "")
         what += f", base in {cfg.quantization}" if quant is not None else ""
@@ -130,6 +161,11 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
         what = "freeze: " + _freeze(model, cfg.freeze_trainable_layers)
     else:
         what = "full"
+    if vision:
+        if cfg.finetuning_type != "lora":
+            _freeze_vision(model, cfg)
+        what += "; vision tower " + ("frozen" if cfg.freeze_vision_tower else "trained")
+        what += ", projector " + ("frozen" if cfg.freeze_multi_modal_projector else "trained")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     # the same three words the memory estimate uses: base (the model's own), trainable, total (base + adapter)
@@ -138,9 +174,11 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
     return model
 
 
-def save_output(cfg: RunConfig, model: Any, tokenizer: Any, run_dir: Path) -> Path:
-    """The final adapter (lora) or model (full, freeze) with its tokenizer, as safetensors."""
+def save_output(cfg: RunConfig, model: Any, tokenizer: Any, run_dir: Path, processor: Any = None) -> Path:
+    """The final adapter (lora) or model (full, freeze) with its tokenizer (and image processor), as safetensors."""
     target = run_dir / output_dir_name(cfg)
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
+    if processor is not None:
+        processor.save_pretrained(target)
     return target

@@ -11,12 +11,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
 from studio.core.messages import Both, both, render
 from studio.data.conversation import Conversation, Turn
-from studio.encode.encoder import Encoder, Options, TemplateLike
+from studio.encode.encoder import Encoder, Media, Options, TemplateLike
 from studio.serve.targets import ChatTarget
 from studio.templates.registry import eos_id
 
@@ -50,6 +51,7 @@ class ChatModel:
     template: TemplateLike
     lock: threading.Lock = field(default_factory=threading.Lock)
     original: Any = None  # a full / freeze run's starting model, loaded on the first comparison
+    images: Any = None  # the image step (processor, sizes, pad token) of a model that sees images
 
     def describe(self) -> str:
         return f"{self.target.describe()} · template {self.template.name}"
@@ -67,11 +69,14 @@ def quiet() -> None:
 
 def _load_model(path: str, trust_remote_code: bool) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    from studio.model.vision import sees_images
 
     gpu = torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32,
-                                                 trust_remote_code=trust_remote_code, use_safetensors=True)
+    auto = AutoModelForImageTextToText if sees_images(path) else AutoModelForCausalLM
+    model = auto.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32,
+                                 trust_remote_code=trust_remote_code, use_safetensors=True)
     return (model.to("cuda") if gpu else model).eval()
 
 
@@ -124,14 +129,36 @@ def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = F
 
         say(both("chat.step_adapter", path=str(target.adapter)))
         model = PeftModel.from_pretrained(model, str(target.adapter)).eval()
-    cm = ChatModel(target, model, tokenizer, make_template(target.template, tokenizer))
+    cm = ChatModel(target, model, tokenizer, make_template(target.template, tokenizer), images=_image_step(target,
+                                                                                                          tokenizer))
     say(both("chat.step_ready", seconds=f"{time.perf_counter() - started:.1f}"))
     return cm
 
 
-def to_conversation(messages: list[dict[str, str]], system: str = "") -> Conversation:
-    turns = tuple(Turn(m["role"], m["content"]) for m in messages if m["role"] in ("user", "assistant"))  # type: ignore[arg-type]
-    return Conversation(turns=turns, system=system)
+def _image_step(target: ChatTarget, tokenizer: Any) -> Any:
+    from studio.model.vision import IMAGE_PAD, ImageSpec, load_image_processor, sees_images
+    from studio.train.trainer import ImageInputs
+
+    if not sees_images(target.base):
+        return None
+    processor_dir = target.tokenizer if (Path(target.tokenizer) / "preprocessor_config.json").exists() else target.base
+    spec = ImageSpec.of(processor_dir, ImageSpec.max_pixels, ImageSpec.min_pixels)
+    return ImageInputs(load_image_processor(processor_dir), spec, tokenizer.convert_tokens_to_ids(IMAGE_PAD))
+
+
+def to_conversation(messages: list[dict[str, Any]], system: str = "") -> Conversation:
+    """Chat messages -> a conversation. A message may carry "images" (file paths): each gets an <image> placeholder
+    at the start of its text unless the text already places them."""
+    turns, images = [], []
+    for m in messages:
+        if m["role"] not in ("user", "assistant"):
+            continue
+        content, own = m["content"], [str(p) for p in m.get("images") or ()]
+        if own and content.count("<image>") != len(own):
+            content = "<image>" * len(own) + content.replace("<image>", "")
+        images += own
+        turns.append(Turn(m["role"], content))
+    return Conversation(turns=tuple(turns), system=system, images=tuple(images))
 
 
 @dataclass
@@ -188,7 +215,14 @@ def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSet
 
     settings.check()
     tok = cm.tokenizer
-    ids = Encoder(cm.template, tok, Options(cutoff_len=1 << 30)).prompt_ids(to_conversation(messages, system))
+    conv = to_conversation(messages, system)
+    if conv.images and cm.images is None:
+        raise StudioError("chat.no_vision", model=cm.target.base)
+    media = Media(Path("/"), cm.images.spec) if cm.images is not None else None  # paths vetted by the caller
+    try:
+        ids = Encoder(cm.template, tok, Options(cutoff_len=1 << 30), media).prompt_ids(conv)
+    except ValueError as exc:
+        raise StudioError("chat.bad_image", reason=str(exc)) from None
     stops = {eos_id(cm.template, tok), tok.eos_token_id, *map(tok.convert_tokens_to_ids, cm.template.stop_words)}
     stop_ids = sorted(i for i in stops if isinstance(i, int) and i != tok.unk_token_id)
     streamer = _CountingStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=600)
@@ -206,6 +240,10 @@ def stream_reply(cm: ChatModel, messages: list[dict[str, str]], settings: GenSet
         cm.lock.release()
         raise
     kwargs["input_ids"] = torch.tensor([ids], device=model.device)
+    if cm.images is not None:
+        rows = [{"images": list(conv.images), "image_grid_thw": None}]
+        extra = cm.images(rows, kwargs["input_ids"].cpu()) if conv.images else {}
+        kwargs |= {k: v.to(model.device) for k, v in extra.items()}
 
     def generate() -> None:
         try:

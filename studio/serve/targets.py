@@ -150,13 +150,23 @@ def check_adapter(adapter: Path, base: str) -> None:
         if not kind or len(shape) != 2:
             continue  # DoRA magnitudes and embedding adapters carry no in/out pair to compare
         module = name.removeprefix(_PEFT_PREFIX).rsplit(".lora_", 1)[0]
-        weight = model_shapes.get(f"{module}.weight")
+        weight = next((model_shapes[n] for n in _saved_names(module) if n in model_shapes), None)
         fits = weight is not None and len(weight) == 2 and (
             weight[1] == shape[1] if kind == "A" else weight[0] == shape[0])
         if not fits:
             found = "absent" if weight is None else "x".join(map(str, weight))
             raise StudioError("chat.wrong_base", adapter=str(adapter), base=base, expected=expected,
                               layer=module, found=found)
+
+
+# A vision-language model's checkpoint keeps its older tensor names; transformers renames them on load.
+_RENAMED = (("model.language_model.", "model."), ("model.visual.", "visual."), ("model.vision_tower.", "visual."))
+
+
+def _saved_names(module: str) -> list[str]:
+    """The names a module's weight may have in a model folder: as loaded, and as an older checkpoint saved it."""
+    return [f"{module}.weight"] + [f"{saved}{module[len(now):]}.weight" for now, saved in _RENAMED
+                                   if module.startswith(now)]
 
 
 def page_target(ws: Workspace, choice: str, run_id: str | None, which: str | None, model: str | None,

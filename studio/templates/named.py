@@ -125,6 +125,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
              stop_words=("<|im_end|>", "<|im_start|>"), replace_eos=True, specials=_IM),
     Template("qwen", default_system="You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
              families=("qwen2",), **_QWEN),
+    Template("qwen2_vl", default_system="You are a helpful assistant.", families=("qwen2_vl", "qwen2_5_vl"),
+             **_QWEN),
     Template("qwen3", thinking=True, families=("qwen3", "qwen3_moe"), **_QWEN),
     Template("llama3",
              user=("<|start_header_id|>user<|end_header_id|>\n\n{{content}}<|eot_id|>"

@@ -55,7 +55,7 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
         elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
         else:
-            issues += _check_media(cfg, ws, entry.media_columns())
+            issues += _check_media(cfg, ws, entry.media_columns()) + _check_images(cfg, ws, entry.media_columns())
     if cfg.precision in ("bf16", "fp16") and not has_gpu():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues + _check_machine(cfg)
@@ -75,6 +75,15 @@ def _check_media(cfg: RunConfig, ws: Workspace, media: dict[str, str]) -> list[I
     if cfg.text_only:
         return [Issue("text_only", "warning", "config.media_text_only", fields)]
     return [Issue("dataset", "error", "config.media_unseen", fields)]
+
+
+def _check_images(cfg: RunConfig, ws: Workspace, media: dict[str, str]) -> list[Issue]:
+    """An image dataset on a model that sees images: packing would mix image positions across examples."""
+    from studio.model.info import media_inputs
+
+    if "images" in media and not cfg.text_only and cfg.packing and "images" in media_inputs(ws.root / cfg.model_name_or_path):
+        return [Issue("packing", "error", "config.packing_images", {"name": cfg.dataset})]
+    return []
 
 
 def _check_machine(cfg: RunConfig) -> list[Issue]:

@@ -24,6 +24,17 @@ class Splits:
     eval: Any | None
 
 
+def image_inputs(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> ImageInputs | None:
+    """The collator's image step for a model that sees images (None for text models and text_only runs)."""
+    from studio.model.vision import IMAGE_PAD, ImageSpec, load_image_processor, sees_images
+
+    path = model_path(cfg, ws)
+    if cfg.text_only or not sees_images(path):
+        return None
+    spec = ImageSpec.of(path, cfg.image_max_pixels, cfg.image_min_pixels)
+    return ImageInputs(load_image_processor(path), spec, tokenizer.convert_tokens_to_ids(IMAGE_PAD))
+
+
 def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
     """Encoded rows (from the shared cache when the same inputs were encoded before), split, packed if asked."""
     from studio.encode.cache import cached_dataset
@@ -57,10 +68,14 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
 
 
 class Collator:
-    """Pads a batch to its longest row and counts real vs computed tokens (the packing efficiency)."""
+    """Pads a batch to its longest row and counts real vs computed tokens (the packing efficiency).
 
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id, self.real, self.total = pad_id, 0, 0
+    With a vision model's image processor, a batch's images are decoded here (not held for the whole set):
+    pixel_values and image_grid_thw for them in row order, and mm_token_type_ids marking the image-pad tokens.
+    Text-only rows of an image dataset train as text: a batch with no image carries no pixels at all."""
+
+    def __init__(self, pad_id: int, images: ImageInputs | None = None) -> None:
+        self.pad_id, self.images, self.real, self.total = pad_id, images, 0, 0
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -68,10 +83,33 @@ class Collator:
         lengths = [len(r["input_ids"]) for r in batch]
         self.real += sum(lengths)
         self.total += max(lengths) * len(lengths)
-        return {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
+        out = {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
+        if self.images is not None:
+            out.update(self.images(batch, out["input_ids"]))
+        return out
 
     def metrics(self) -> dict[str, float]:
         return {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
+
+
+class ImageInputs:
+    """A batch's images -> the model's image inputs, checked against the grids the encoder counted tokens for."""
+
+    def __init__(self, processor: Any, spec: Any, image_token_id: int) -> None:
+        self.processor, self.spec, self.image_token_id = processor, spec, image_token_id
+
+    def __call__(self, batch: list[dict[str, Any]], input_ids: Any) -> dict[str, Any]:
+        from studio.model.vision import load_image, pixel_inputs
+
+        out = {"mm_token_type_ids": (input_ids == self.image_token_id).long()}
+        paths = [p for r in batch for p in (r.get("images") or [])]
+        if not paths:
+            return out
+        inputs = pixel_inputs(self.processor, [load_image(p, self.spec) for p in paths])
+        expected = [list(g) for r in batch for g in (r.get("image_grid_thw") or [])]
+        if any(r.get("image_grid_thw") for r in batch) and inputs["image_grid_thw"].tolist() != expected:  # an image changed on disk since it was encoded
+            raise StudioError("run.image_changed", paths=", ".join(Path(p).name for p in paths)[:300])
+        return out | inputs
 
 
 class AbortFlag:
@@ -118,7 +156,7 @@ def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, splits: Splits,
-                  flag: AbortFlag, elapsed_offset: float = 0.0) -> Any:
+                  flag: AbortFlag, elapsed_offset: float = 0.0, images: ImageInputs | None = None) -> Any:
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
 
@@ -160,7 +198,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         ddp_find_unused_parameters=False if cfg.finetuning_type != "full" else None,
         **_strategy_args(cfg),
     )
-    collate = Collator(tokenizer.pad_token_id)
+    collate = Collator(tokenizer.pad_token_id, images)
     callbacks = [MetricsCallback(run_dir, extra=collate.metrics, elapsed_offset=elapsed_offset),
                  abort_callback(flag)]
     if stopping:

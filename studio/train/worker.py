@@ -20,7 +20,7 @@ from studio.core.rundir import CONFIG_FILE, read_metrics, read_status, update_st
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.model.load import fetch_errors, is_main_process, load_model, load_tokenizer, save_output, say
 from studio.train.checks import check_environment
-from studio.train.trainer import AbortFlag, build_dataset, build_trainer
+from studio.train.trainer import AbortFlag, build_dataset, build_trainer, image_inputs
 
 FLAG = AbortFlag()
 
@@ -61,13 +61,14 @@ def run(run_dir: Path, resume: str | None) -> str:
     with fetch_errors(cfg, ws):  # a hub id that cannot be downloaded ends as one sentence, not an OSError
         tokenizer = load_tokenizer(cfg, ws)
         model = load_model(cfg, ws)
+    images = image_inputs(cfg, ws, tokenizer)
     splits = build_dataset(cfg, ws, tokenizer)
     offset = 0.0
     if resume:
         rows, _ = read_metrics(run_dir)
         offset = float(rows[-1].get("elapsed_s", 0.0)) if rows else 0.0
         say(f"resuming from {resume}")
-    trainer = build_trainer(cfg, run_dir, model, tokenizer, splits, FLAG, elapsed_offset=offset)
+    trainer = build_trainer(cfg, run_dir, model, tokenizer, splits, FLAG, elapsed_offset=offset, images=images)
     say(f"training: {trainer.args.max_steps if trainer.args.max_steps > 0 else 'all'} steps")
     FLAG.in_loop = True
     try:
@@ -80,19 +81,21 @@ def run(run_dir: Path, resume: str | None) -> str:
     if trainer.state.best_model_checkpoint and cfg.early_stopping_patience:
         say(f"best eval loss {trainer.state.best_metric:.4f} at {Path(trainer.state.best_model_checkpoint).name}")
     if trainer.is_world_process_zero():
-        target = save_output(cfg, trainer.model, tokenizer, run_dir)
+        target = save_output(cfg, trainer.model, tokenizer, run_dir, images.processor if images else None)
         say(f"{target.name} saved to {target}")
         if cfg.worst_rows and cfg.distributed not in ("deepspeed_zero3", "fsdp"):  # sharded weights: no 1-GPU pass
-            _rank_rows(cfg, run_dir, trainer.model, tokenizer, splits.rows)
+            _rank_rows(cfg, run_dir, trainer.model, tokenizer, splits.rows, images)
     return "finished"
 
 
-def _rank_rows(cfg: cfgmod.RunConfig, run_dir: Path, model: object, tokenizer: object, rows: object) -> None:
+def _rank_rows(cfg: cfgmod.RunConfig, run_dir: Path, model: object, tokenizer: object, rows: object,
+               images: object = None) -> None:
     from studio.train import worst_rows
 
     start = time.perf_counter()
     try:
-        ranked = worst_rows.rank(model, tokenizer, rows, cfg.worst_rows, cfg.seed, cfg.per_device_train_batch_size)
+        ranked = worst_rows.rank(model, tokenizer, rows, cfg.worst_rows, cfg.seed, cfg.per_device_train_batch_size,
+                                 images)
     except Aborted:
         say("per-row loss ranking skipped (SIGTERM)")
         return

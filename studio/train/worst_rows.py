@@ -14,8 +14,10 @@ MAX_ROWS = 20_000  # beyond this a seeded sample is ranked: the ranking should c
 TEXT_CHARS = 1200
 
 
-def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: int = 8) -> list[float]:
-    """Mean cross-entropy over each row's trained tokens, rows batched by similar length to spare padding."""
+def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: int = 8,
+               images: Any = None) -> list[float]:
+    """Mean cross-entropy over each row's trained tokens, rows batched by similar length to spare padding;
+    `images` (the collator's image step) adds a vision model's image inputs."""
     import torch
     import torch.nn.functional as F
 
@@ -27,7 +29,10 @@ def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: 
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
-            batch = {k: torch.tensor(v, device=device) for k, v in pad_batch([rows[i] for i in chunk], pad_id).items()}
+            picked = [rows[i] for i in chunk]
+            batch = {k: torch.tensor(v, device=device) for k, v in pad_batch(picked, pad_id).items()}
+            if images is not None:
+                batch |= {k: v.to(device) for k, v in images(picked, batch["input_ids"]).items()}
             labels = batch.pop("labels")
             logits = model(**batch, use_cache=False).logits[:, :-1].float()
             target = labels[:, 1:]
@@ -39,13 +44,14 @@ def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: 
     return losses
 
 
-def rank(model: Any, tokenizer: Any, rows: Any, count: int, seed: int, batch_size: int = 8) -> list[dict[str, Any]]:
+def rank(model: Any, tokenizer: Any, rows: Any, count: int, seed: int, batch_size: int = 8,
+         images: Any = None) -> list[dict[str, Any]]:
     """The `count` rows with the highest loss, worst first, with where they come from and their text."""
     indices = list(range(len(rows)))
     if len(indices) > MAX_ROWS:
         indices = sorted(random.Random(seed).sample(indices, MAX_ROWS))
     picked = rows.select(indices).to_list() if hasattr(rows, "select") else [rows[i] for i in indices]
-    losses = row_losses(model, picked, tokenizer.pad_token_id, batch_size)
+    losses = row_losses(model, picked, tokenizer.pad_token_id, batch_size, images)
     worst = sorted(range(len(picked)), key=lambda i: -losses[i])[:count]
     out = []
     for place, i in enumerate(worst, 1):
@@ -53,8 +59,18 @@ def rank(model: Any, tokenizer: Any, rows: Any, count: int, seed: int, batch_siz
         answer = [t for t, lab in zip(ids, labels, strict=True) if lab != IGNORE]
         out.append({"rank": place, "source": picked[i].get("source", ""), "loss": round(losses[i], 4),
                     "tokens": len(ids), "ranked_of": len(picked),
-                    "text": tokenizer.decode(ids)[:TEXT_CHARS], "answer": tokenizer.decode(answer)[:TEXT_CHARS]})
+                    "text": _shown(tokenizer.decode(ids))[:TEXT_CHARS], "answer": tokenizer.decode(answer)[:TEXT_CHARS],
+                    "images": list(picked[i].get("images") or [])})
     return out
+
+
+def _shown(text: str) -> str:
+    """An image's run of pad tokens as one mark with its count, as the learn view shows it."""
+    import re
+
+    from studio.model.vision import IMAGE_PAD
+
+    return re.sub(f"(?:{re.escape(IMAGE_PAD)})+", lambda m: f"[image ×{len(m.group()) // len(IMAGE_PAD)}]", text)
 
 
 def write(run_dir: Path, ranked: list[dict[str, Any]]) -> None:

@@ -141,6 +141,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "train.group.model": ("Model", "模型"),
     "train.group.data": ("Data", "数据"),
     "train.group.method": ("Method (LoRA, full, freeze)", "微调方法（LoRA、全参、冻结）"),
+    "train.group.vision": ("Vision (models that see images)", "视觉（能看图片的模型）"),
     "train.group.train": ("Training", "训练"),
     "train.group.eval": ("Evaluation and early stopping", "评估与早停"),
     "train.group.output": ("Output and checkpoints", "输出与检查点"),
