@@ -23,6 +23,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                     help="unsloth: faster on a GPU where it is installed (never required)")
     ch.add_argument("--prompt", default="", help="one message; without it, an interactive loop")
     ch.add_argument("--system", default="", help="system prompt")
+    ch.add_argument("--image", action="append", default=[], type=Path, metavar="FILE",
+                    help="a picture sent with the first message (repeat for several; a model that sees images)")
     ch.add_argument("--compare", action="store_true", help="answer --prompt twice: base model, then tuned")
     ch.add_argument("--stats", action="store_true", help="print time to first token and tokens/s to stderr")
     for f in dataclasses.fields(GenSettings):  # defaults, bounds and help declared once, in GenSettings
@@ -62,13 +64,18 @@ def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
         target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
     else:
         target = chat_targets.model_target(ws, args.model, args.adapter, args.template)
+    images = [str(ws.cli_path(p)) for p in args.image]
+    for path in images:
+        if not Path(path).is_file():
+            raise StudioError("chat.bad_image", reason=f"{path}: no such file")
     cm = chat.load(dataclasses.replace(target, backend=args.backend), _say(args.lang))
     if args.compare:
         if not args.prompt:
             raise StudioError("chat.empty")
         for side in ("base", "tuned"):
             stats = chat.ReplyStats()
-            text = chat.reply(cm, [{"role": "user", "content": args.prompt}], settings, args.system, side, stats)
+            first = {"role": "user", "content": args.prompt, "images": images}
+            text = chat.reply(cm, [first], settings, args.system, side, stats)
             print(f"[{side}]\n{text}", flush=True)
             if args.stats:
                 print(stats.line(args.lang), file=sys.stderr)
@@ -79,7 +86,7 @@ def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
         prompt = prompts.pop(0) if prompts else (None if prompts is not None else _ask("> "))
         if not prompt:
             return 0
-        history.append({"role": "user", "content": prompt})
+        history.append({"role": "user", "content": prompt, "images": images if not history else []})
         stats = chat.ReplyStats()
         text = chat.reply(cm, history, settings, args.system, stats=stats)
         print(text, flush=True)

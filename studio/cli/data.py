@@ -43,6 +43,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     enc.add_argument("--cutoff-len", type=int, default=cfgmod.FIELDS["cutoff_len"].default)
     enc.add_argument("--train-on-prompt", action="store_true")
     enc.add_argument("--mask-history", action="store_true")
+    enc.add_argument("--image-max-pixels", type=int, default=cfgmod.FIELDS["image_max_pixels"].default)
+    enc.add_argument("--image-min-pixels", type=int, default=cfgmod.FIELDS["image_min_pixels"].default)
     enc.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     reg = parsers["register"]
     reg.add_argument("--name", required=True)
@@ -122,7 +124,8 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     template = args.template or proposed_template(model)
     cfg, issues = cfgmod.from_dict({"model_name_or_path": str(model), "template": template,
                                     "cutoff_len": args.cutoff_len, "train_on_prompt": args.train_on_prompt,
-                                    "mask_history": args.mask_history}, "command line")
+                                    "mask_history": args.mask_history, "image_max_pixels": args.image_max_pixels,
+                                    "image_min_pixels": args.image_min_pixels}, "command line")
     if args.cutoff_len == 0:  # "from the data" is for runs; here the cutoff is the thing being tried
         issues.append(cfgmod.Issue("cutoff_len", "error", "config.out_of_range",
                                    {"field": "cutoff_len", "value": 0, "low": 16, "high": 131072}))
@@ -133,14 +136,17 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
         return 2
     from studio.model.info import load_tokenizer
 
-    options = Options(args.cutoff_len, args.train_on_prompt, args.mask_history)
+    options = Options.of(cfg)
     kept, _, summary = encode_dataset(data_dir / "dataset_info.json", args.dataset, load_tokenizer(model), template,
-                                   options)
+                                      options, model)
     out_file = ws.cli_path(args.out)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with open(out_file, "w", encoding="utf-8") as out:
         for enc in kept:
-            out.write(json.dumps({"input_ids": enc.input_ids, "labels": enc.labels}) + "\n")
+            row = {"input_ids": enc.input_ids, "labels": enc.labels}
+            if enc.images:
+                row |= {"images": list(enc.images), "image_grid_thw": [list(g) for g in enc.grids]}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
     trained = sum(1 for e in kept for label in e.labels if label != IGNORE)
     print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(out_file)},
                      ensure_ascii=False), file=sys.stderr)

@@ -88,12 +88,24 @@ def recover(exports_dir: Path) -> list[str]:
     return done
 
 
-def serve_hints(out: Path, name: str, merged: bool, base: str = "", rank: int = 0) -> tuple[str, str]:
+def serve_hints(out: Path, name: str, merged: bool, base: str = "", rank: int = 0,
+                vision: bool = False) -> tuple[str, str]:
     if merged:
         command = shlex.join(["vllm", "serve", str(out), "--served-model-name", name])
     else:
         command = shlex.join(["vllm", "serve", base, "--enable-lora", "--lora-modules", f"{name}={out}",
                               "--max-lora-rank", str(max(16, rank))])
+    if vision:  # a local picture goes as a base64 data URL in an image_url content part
+        client = (
+            "import base64\n\nfrom openai import OpenAI\n\n"
+            'client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="EMPTY")\n'
+            'with open("picture.png", "rb") as f:\n'
+            '    url = "data:image/png;base64," + base64.b64encode(f.read()).decode()\n'
+            f"reply = client.chat.completions.create(model={name!r}, messages=[{{\"role\": \"user\", \"content\": [\n"
+            '    {"type": "image_url", "image_url": {"url": url}},\n'
+            '    {"type": "text", "text": "What colour is the shape?"}]}])\n'
+            "print(reply.choices[0].message.content)\n")
+        return command, client
     client = (
         "from openai import OpenAI\n\n"
         'client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="EMPTY")\n'
@@ -124,14 +136,31 @@ def _tokenizer(target: ChatTarget, folder: Path) -> Any:
     return tokenizer
 
 
+def _processor_files(target: ChatTarget, folder: Path) -> bool:
+    """A vision model's image processor settings beside the tokenizer, so that AutoProcessor rebuilds the whole
+    processor from the folder (the run's own copy first, else the base model's). True for a vision model."""
+    from studio.model.vision import sees_images
+
+    if not sees_images(target.base):
+        return False
+    for source in (Path(target.tokenizer), Path(target.base)):
+        if (source / "preprocessor_config.json").exists():
+            shutil.copy2(source / "preprocessor_config.json", folder / "preprocessor_config.json")
+            break
+    return True
+
+
 def _merged_model(target: ChatTarget, say: Say) -> Any:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
+
+    from studio.model.vision import sees_images
 
     say(both("export.step_base", path=target.base))
     config = json.loads((Path(target.base) / "config.json").read_text(encoding="utf-8"))
     stored = getattr(torch, str(config.get("dtype") or config.get("torch_dtype") or "float32"), torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(target.base, dtype=torch.float32, use_safetensors=True)
+    auto = AutoModelForImageTextToText if sees_images(target.base) else AutoModelForCausalLM
+    model = auto.from_pretrained(target.base, dtype=torch.float32, use_safetensors=True)
     if target.adapter:
         from peft import PeftModel
 
@@ -188,12 +217,13 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
                 shutil.copy2(target.adapter / file, staging / file)  # type: ignore[operator]
         say(both("export.step_tokenizer"))
         tokenizer = _tokenizer(target, staging)
+        vision = _processor_files(target, staging)
         if model is not None:
             _generation_config(model, tokenizer, target.template, staging)
         rank = 0
         if not merged:
             rank = int(json.loads((staging / "adapter_config.json").read_text(encoding="utf-8")).get("r", 0))
-        command, client = serve_hints(out, name, merged, target.base, rank)
+        command, client = serve_hints(out, name, merged, target.base, rank, vision)
         (staging / "README.md").write_text(_card(target, merged, command, client), encoding="utf-8")
         (staging / MARKER).write_text(json.dumps({"source": target.describe()}, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
