@@ -36,6 +36,28 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def vision_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The vision demo model (a tiny warmed-up Qwen2-VL), built once per session by the studio's own code."""
+    from studio.train.demo_vision import create_vision_model
+
+    target = tmp_path_factory.mktemp("vision-model") / "demo-vl"
+    create_vision_model(target)
+    return target
+
+
+@pytest.fixture
+def vision_ws(tmp_path: Path, vision_model: Path) -> Workspace:
+    """A fresh workspace holding the vision demo's images and rows and a copy of its model."""
+    from studio.core.workspace import DEMO_VISION_MODEL
+    from studio.train.demo_vision import ensure_vision_dataset
+
+    workspace = Workspace.at(tmp_path / "workspace")
+    ensure_vision_dataset(workspace)
+    shutil.copytree(vision_model, workspace.root / DEMO_VISION_MODEL)
+    return workspace
+
+
 @pytest.fixture
 def ws(tmp_path: Path, demo_model: Path) -> Workspace:
     """A fresh workspace holding the demo dataset and a copy of the demo model."""
