@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="tokenized datasets and HF caches (default WORKSPACE/cache); shared storage lets "
                         "several machines reuse one preprocessing")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language the page opens in")
+    p.add_argument("--no-vision-demo", action="store_true",
+                   help="do not build the vision demo (a tiny Qwen2-VL and coloured-shape pictures) after the text demo")
     return p
 
 
@@ -93,14 +95,20 @@ def main(argv: list[str] | None = None) -> int:
                         handlers=[logging.StreamHandler(), logging.FileHandler(ws.root / "server.log")])
     from studio.serve.export import recover
     from studio.train.demo import demo_model_ready, ensure_dataset
+    from studio.train.demo_vision import ensure_vision_dataset, vision_model_ready
 
     for line in recover(ws.exports_dir):
         logging.getLogger("studio.export").info("exports: %s", line)
     if args.trust_remote_code:
         logging.getLogger("studio").warning(StudioError("server.remote_code").text())
     ensure_dataset(ws)
-    if not demo_model_ready(ws):  # built by the CLI twin in a child process, so the page is served at once
-        subprocess.Popen([sys.executable, "-m", "studio", "--workspace", str(ws.root), "demo"], cwd=REPO_ROOT)
+    vision = not args.no_vision_demo
+    if vision:
+        ensure_vision_dataset(ws)
+    if not demo_model_ready(ws) or (vision and not vision_model_ready(ws)):
+        # built by the CLI twin in a child process, so the page is served at once (the text demo first)
+        subprocess.Popen([sys.executable, "-m", "studio", "--workspace", str(ws.root), "demo",
+                          *(() if vision else ("--text-only",))], cwd=REPO_ROOT)
 
     from studio.ui.app import CSS_PATH, build_app
     from studio.ui.server import serve

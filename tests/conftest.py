@@ -94,7 +94,9 @@ def start_server(ws: Workspace, port: int | None = None, extra: tuple[str, ...] 
     port = port or _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(ws.root / "app-stdout.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port), *extra],
+        vision = () if "--vision-demo" in extra else ("--no-vision-demo",)  # its build would load the CPU
+        proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port),
+                                 *vision, *(a for a in extra if a != "--vision-demo")],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + wait_s

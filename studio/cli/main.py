@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a folder registered datasets may point into besides the data folder (repeatable; "
                         "the same as the server's --data-dir and STUDIO_DATA_DIRS)")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="create the demo model and dataset in the workspace")
+    demo = sub.add_parser("demo", help="create the demo models and datasets in the workspace (text, then vision)")
+    demo.add_argument("--text-only", action="store_true", help="only the text demo")
     c = sub.add_parser("config", help="config helpers")
     c_sub = c.add_subparsers(dest="action", required=True)
     show = c_sub.add_parser("show", help="print the full config (defaults, or a preset merged over them)")
@@ -47,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from studio.train.demo import ensure_demo
 
-            print("created" if ensure_demo(ws) else "already present", ws.root)
+            print("created" if ensure_demo(ws) else "already present", ws.root, flush=True)
+            if not args.text_only:
+                from studio.train.demo_vision import ensure_vision_demo
+
+                print("vision demo", "created" if ensure_vision_demo(ws) else "already present", flush=True)
             return 0
         if args.command == "config":
             if args.action == "presets":

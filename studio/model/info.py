@@ -26,6 +26,7 @@ def fingerprint(folder: Path, names: tuple[str, ...] = TOKENIZER_FILES) -> tuple
     return tuple(out)
 
 
+VISION_TYPES = ("qwen2_vl", "qwen2_5_vl")  # model types whose images the studio can train on
 CODE_MAPS = ("config.json", "tokenizer_config.json", "processor_config.json", "preprocessor_config.json")
 
 
@@ -113,8 +114,6 @@ def model_config(path: Path) -> dict[str, Any]:
 
 def media_inputs(path: Path) -> set[str]:
     """Which media a model folder reads besides text and the studio can train on: images for the Qwen2-VL family."""
-    from studio.model.vision import VISION_TYPES
-
     return {"images"} if str(model_config(path).get("model_type", "")) in VISION_TYPES else set()
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-VISION_TYPES = ("qwen2_vl", "qwen2_5_vl")  # model types whose images the studio can train on
+from studio.model.info import VISION_TYPES, model_config
+
 VISION_START, VISION_END, IMAGE_PAD = "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"
 MAX_IMAGE_PIXELS = 178_956_970  # PIL's decompression-bomb limit (twice its warning size): larger files are refused
 MIN_SIDE, MAX_RATIO = 28, 200
@@ -142,6 +143,4 @@ def pixel_inputs(processor: Any, images: list[Any]) -> dict[str, Any]:
 
 
 def sees_images(model_dir: Path | str) -> bool:
-    from studio.model.info import model_config
-
     return str(model_config(Path(model_dir)).get("model_type", "")) in VISION_TYPES

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import html
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -30,21 +31,33 @@ NOTE = "⌀ "  # opens the page's note in place of an empty reply: the prompt ge
 REGENERATE_TEMPERATURE = 0.7  # Regenerate at temperature 0 samples at this one: greedy would repeat the reply
 
 
-def flat(history: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Chatbot history (content may be a list of text blocks) -> role/content strings, as shown."""
+def flat(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chatbot history (content may be a list of text and file blocks) -> role/content strings, as shown, with
+    a message's pictures under "images"."""
     out = []
     for m in history:
-        content = m["content"]
+        content, images = m["content"], []
+        if isinstance(content, dict):
+            content = [content]
         if isinstance(content, list):
-            content = "".join(b.get("text", "") for b in content if isinstance(b, dict))
-        out.append({"role": m["role"], "content": str(content)})
+            blocks = [b for b in content if isinstance(b, dict)]
+            images = [str((b.get("file") or b).get("path")) for b in blocks if b.get("type") == "file" or "path" in b]
+            content = "".join(b.get("text", "") for b in blocks)
+        out.append({"role": m["role"], "content": str(content), **({"images": images} if images else {})})
     return out
 
 
-def plain(history: list[dict[str, Any]]) -> list[dict[str, str]]:
+def plain(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The history as the model is given it: a note in place of an empty reply is that empty reply again."""
-    return [{"role": m["role"], "content": "" if m["role"] == "assistant" and m["content"].startswith(NOTE)
-             else m["content"]} for m in flat(history)]
+    return [{**m, "content": "" if m["role"] == "assistant" and m["content"].startswith(NOTE) else m["content"]}
+            for m in flat(history)]
+
+
+def shown_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as the chat box shows it: its pictures first, then its text."""
+    if not message.get("images"):
+        return {"role": message["role"], "content": message["content"]}
+    return {"role": message["role"], "content": [*({"path": p} for p in message["images"]), message["content"]]}
 
 
 def regenerate_values(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], bool]:
@@ -135,7 +148,9 @@ def build(ctx: Ctx) -> ChatHandles:
                 for f in dataclasses.fields(chat.GenSettings))
     box = lab(gr.Chatbot(label=t("chat.box", lang), height=360, elem_id="chat-box", buttons=["copy"]),
               "chat.box")
-    with gr.Row():
+    with gr.Row(equal_height=True):
+        picture = lab(gr.Image(label=t("chat.image", lang), type="filepath", sources=["upload", "clipboard"],
+                               height=120, elem_id="chat-image", scale=1, min_width=120), "chat.image")
         message = ctx.i18n(gr.Textbox(label=t("chat.input", lang), placeholder=t("chat.placeholder", lang),
                                       elem_id="chat-input", scale=4),
                            lambda lg: gr.update(label=t("chat.input", lg), placeholder=t("chat.placeholder", lg)))
@@ -202,24 +217,34 @@ def build(ctx: Ctx) -> ChatHandles:
             raise StudioError("chat.not_loaded")
         return chat.get_or_load(tgt)  # another browser may have loaded something else meanwhile
 
+    def pictures(image: str | None) -> list[str]:
+        """An uploaded picture's path, only from the server's own upload folder (a crafted call names any path)."""
+        if not image:
+            return []
+        path, root = Path(image).resolve(), ctx.ws.uploads_dir.resolve()
+        if root not in path.parents or not path.is_file():
+            raise StudioError("chat.bad_image", reason=f"{Path(image).name}: not an uploaded file")
+        return [str(path)]
+
     @guarded
     def on_send(lang: str, text: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str,
-                *values: Any):
+                image: str | None, *values: Any):
         settings = settings_of(values)
         settings.check()
         if not (text or "").strip():
             raise StudioError("chat.empty")
-        messages = plain(history) + [{"role": "user", "content": text}]
+        new = {"role": "user", "content": text, **({"images": own} if (own := pictures(image)) else {})}
+        messages = plain(history) + [new]
         st = chat.ReplyStats()
-        shown = [*flat(history), messages[-1], {"role": "assistant", "content": ""}]  # earlier notes stay notes
+        shown = [*map(shown_message, flat(history)), shown_message(new), {"role": "assistant", "content": ""}]
         partial = ""
         for partial in chat.stream_reply(_model(tgt), messages, settings, system=sys_prompt, stats=st):
             shown[-1] = {"role": "assistant", "content": partial}
-            yield shown, "", "", None
+            yield shown, "", "", None, None
         if not partial:  # the first token was a stop token: say so rather than show an empty bubble
             shown[-1] = {"role": "assistant", "content": NOTE + t("chat.ended_at_once", lang)}
         said = both_ways(st.line)
-        yield shown, "", said[lang == "zh"], said
+        yield shown, "", said[lang == "zh"], said, None
 
     @guarded
     def on_again(lang: str, history: list, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
@@ -233,23 +258,25 @@ def build(ctx: Ctx) -> ChatHandles:
         seed, temperature = values[names.index("seed")], values[names.index("temperature")]
         note = both_ways(lambda lg: t("chat.regenerated_sampled" if raised else "chat.regenerated", lg, seed=seed,
                                       temperature=temperature))
-        for shown, _, _, said in on_send.__wrapped__(lang, turns[-1]["content"], turns[:-1], tgt, sys_prompt,
-                                                     *values):
+        last = turns[-1]
+        for shown, _, _, said, _ in on_send.__wrapped__(lang, last["content"], turns[:-1], tgt, sys_prompt,
+                                                        (last.get("images") or [None])[0], *values):
             said = (f"{said[0]} · {note[0]}", f"{said[1]} · {note[1]}") if said else None
             yield shown, seed, said[lang == "zh"] if said else "", said
 
     @guarded
-    def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str, *values: Any):
+    def on_compare(lang: str, prompt: str, tgt: chat_targets.ChatTarget | None, sys_prompt: str,
+                   image: str | None, *values: Any):
         settings = settings_of(values)
         settings.check()
         if not (prompt or "").strip():
             raise StudioError("chat.empty")
         cm = _model(tgt)
+        asked = {"role": "user", "content": prompt, **({"images": own} if (own := pictures(image)) else {})}
         out: list[Any] = ["", "", "", "", None, None]  # replies and stats of both sides, then the stats' States
         for i, side in enumerate(("base", "tuned")):
             st = chat.ReplyStats()
-            for partial in chat.stream_reply(cm, [{"role": "user", "content": prompt}], settings, sys_prompt, st,
-                                             side=side):
+            for partial in chat.stream_reply(cm, [asked], settings, sys_prompt, st, side=side):
                 out[2 * i] = partial
                 yield tuple(out)
             out[4 + i] = both_ways(st.line)
@@ -269,14 +296,14 @@ def build(ctx: Ctx) -> ChatHandles:
         return loaded_line(cm, lang)
 
     ctx.on_lang(loaded_text, [ctx.lang_input, target], [loaded])
-    send_inputs = [ctx.lang_input, message, box, target, system, *numbers]
+    send_inputs = [ctx.lang_input, message, box, target, system, picture, *numbers]
     stats_said = ctx.said(stats)
-    send.click(on_send, send_inputs, [box, message, stats, stats_said], api_name="chat_send")
-    message.submit(on_send, send_inputs, [box, message, stats, stats_said])
+    send.click(on_send, send_inputs, [box, message, stats, stats_said, picture], api_name="chat_send")
+    message.submit(on_send, send_inputs, [box, message, stats, stats_said, picture])
     again.click(on_again, [ctx.lang_input, box, target, system, *numbers], [box, numbers[-1], stats, stats_said])
     clear.click(lambda: ([], ""), None, [box, stats])
     compare_said = [ctx.said(side_stats) for _, side_stats in columns]
-    compare.click(on_compare, [ctx.lang_input, compare_input, target, system, *numbers],
+    compare.click(on_compare, [ctx.lang_input, compare_input, target, system, picture, *numbers],
                   [*(c for pair in columns for c in pair), *compare_said])
     ctx.on_load(refresh, [ctx.lang_input, run], [run])
     ctx.on_lang(refresh, [ctx.lang_input, run], [run])

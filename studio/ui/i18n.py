@@ -242,6 +242,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.nothing": ("Nothing loaded yet.", "尚未加载模型。"),
     "chat.settings": ("Generation settings", "生成设置"),
     "chat.box": ("Chat", "对话"),
+    "chat.image": ("Picture (optional)", "图片（可选）"),
     "chat.input": ("Message", "消息"),
     "chat.placeholder": ("Ask something, e.g. “who are you?”", "问点什么，例如“你是谁？”"),
     "chat.send": ("Send", "发送"),

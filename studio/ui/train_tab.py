@@ -165,6 +165,18 @@ def build(ctx: Ctx) -> TrainHandles:
             return gr.update()  # the template note says why
         return gr.update(value=proposed_template(local, ctx.ws.trust_remote_code)) if local else gr.update()
 
+    def sees(model: str | None) -> bool:
+        """Whether the chosen model reads images: its vision options are shown only then."""
+        from studio.model.vision import sees_images
+
+        try:
+            local = ctx.ws.local_model_dir(model or "") if model else None
+        except StudioError:
+            return False
+        return bool(local) and sees_images(local)
+
+    form.groups["vision"].visible = sees(cfg.model_name_or_path)
+
     @guarded
     def on_template(lang: str, *values: Any):
         cfg, _ = form_config(ctx, values)
@@ -198,6 +210,8 @@ def build(ctx: Ctx) -> TrainHandles:
 
     model_box = form.widgets["model_name_or_path"]
     model_box.change(on_model, [ctx.lang_input, model_box], [form.widgets["template"]], show_progress="hidden")
+    model_box.change(lambda m: gr.update(visible=sees(m)), [model_box], [form.groups["vision"]], queue=False,
+                     show_progress="hidden")
     learn_inputs = [ctx.lang_input, learn_row_no, learn_show, *form.components]
     learn_outputs = [learn_summary, learn_html, learn_tokens]
     for name in ("model_name_or_path", "template", "cutoff_len"):

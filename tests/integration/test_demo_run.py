@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_cli_demo_creates_loadable_safetensors_model(tmp_path: Path) -> None:
-    result = cli("--workspace", str(tmp_path / "ws"), "demo")
+    result = cli("--workspace", str(tmp_path / "ws"), "demo", "--text-only")
     assert result.returncode == 0, result.stderr
     model = tmp_path / "ws" / "models" / "demo-tiny"
     assert (model / "model.safetensors").exists() and not list(model.glob("*.bin"))
@@ -23,7 +23,7 @@ def test_cli_demo_creates_loadable_safetensors_model(tmp_path: Path) -> None:
     text = "<|im_start|>user\n你是谁？ who are you 123<|im_end|>"
     assert tok.decode(tok(text)["input_ids"]) == text
     assert AutoModelForCausalLM.from_pretrained(model).config.model_type == "llama"
-    again = cli("--workspace", str(tmp_path / "ws"), "demo")
+    again = cli("--workspace", str(tmp_path / "ws"), "demo", "--text-only")
     assert "already present" in again.stdout
     listed = cli("--workspace", str(tmp_path / "ws"), "data", "list")
     assert json.loads(listed.stdout)[0] | {"ranking": False} == {
