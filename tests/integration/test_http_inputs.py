@@ -58,7 +58,7 @@ CASES = [
     ("/chat_load", ["run", "no-such-run", "final", "", "", "chatml", "transformers"], "no-such-run"),
     ("/chat_load", ["run", None, None, "", "", "chatml", "unsloth"], "choose a run"),
     ("/chat_load", ["model", None, None, "models/demo-tiny", "", "chatml", "unsloth"], "unsloth needs"),
-    ("/chat_send", ["hello", [], "", 64, 0, 1, 50, 1, 0], "No model is loaded"),
+    ("/chat_send", ["hello", [], "", None, 64, 0, 1, 50, 1, 0], "No model is loaded"),
     ("/export", ["no-such-run", "final", True, "exports/x", False], "no-such-run"),
     ("/export", [None, None, True, "", False], "Choose a run first"),
     ("/propose", ["../../../etc"], "a model must be a folder under models/"),

@@ -283,7 +283,7 @@ def test_values_no_widget_could_send_are_sentences(open_server: tuple[str, Works
     assert "machine_rank: 1 is refused from the page" in answer and not (ws.runs_dir / "joiner").exists()
     answer = call(url, "train_start", "demo", *form(num_machines=2, main_process_ip="x;rm -rf /"))
     assert "is not a host name or an IP address" in answer
-    answer = call(url, "chat_send", "hello", [], "", 64, "zzz", 1, 50, 1, 0)
+    answer = call(url, "chat_send", "hello", [], "", None, 64, "zzz", 1, 50, 1, 0)
     assert "temperature" in answer and "Internal error" not in answer, answer[-300:]
     assert httpx.get(url, timeout=10).status_code == 200
 
