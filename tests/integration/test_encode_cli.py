@@ -32,7 +32,7 @@ def test_encode_writes_ids_and_labels_and_a_summary(ws: Workspace, tmp_path: Pat
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (("--template", "vicuna9"), "'vicuna9' is not one of default, empty, alpaca, chatml, qwen, qwen3, llama3"),
+    (("--template", "vicuna9"), "'vicuna9' is not one of default, empty, alpaca, chatml, qwen, qwen2_vl, qwen3, llama3"),
     (("--template", "auto", "--cutoff-len", "64"), None),  # the demo tokenizer has a chat template: fine
     (("--template", "gemma"), "<start_of_turn>, <end_of_turn>"),
     (("--cutoff-len", "0"), "cutoff_len: 0 is outside the allowed range"),
