@@ -99,18 +99,19 @@ def warmup_conversations(rng: random.Random, count: int, sentences: list[str]) -
     return [Conversation(turns=(Turn("user", q), Turn("assistant", r))) for q, r in (one() for _ in range(count))]
 
 
-def _train_tokenizer(texts: list[str]):  # -> PreTrainedTokenizerFast
+def _train_tokenizer(texts: list[str], specials: list[str] = SPECIALS,
+                     chat_template: str = CHATML_JINJA):  # -> PreTrainedTokenizerFast
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=SPECIALS, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = CHATML_JINJA
+    fast.chat_template = chat_template
     return fast
 
 

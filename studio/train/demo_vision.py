@@ -19,7 +19,7 @@ from pathlib import Path
 from studio.core.workspace import DEMO_VISION_MODEL, Workspace
 from studio.data.conversation import Conversation, Turn
 from studio.data.registry import load_registry, register
-from studio.train.demo import SEED, _progress_writer, warmup_conversations
+from studio.train.demo import SEED, _progress_writer, _train_tokenizer, warmup_conversations
 
 DEMO_VISION_DATASET = "demo_colors"
 DEMO_VISION_FILE = "demo_colors.json"
@@ -107,21 +107,6 @@ def vision_model_ready(ws: Workspace) -> bool:
     return (vision_model_dir(ws) / "model.safetensors").exists()
 
 
-def _tokenizer(texts: list[str]):  # -> PreTrainedTokenizerFast
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=2048, special_tokens=VISION_SPECIALS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = QWEN2_VL_JINJA
-    return fast
-
-
 def _warm_rows(rng: random.Random, folder: Path, text_rows: int, image_rows: int) -> list[Conversation]:
     """Chat text, plus pictures asked about neutrally (1 in 3) or by palette entry (2 in 3)."""
     convs = warmup_conversations(rng, text_rows, [q.format(en=c[0], zh=c[2]) for c in COLORS
@@ -157,7 +142,7 @@ def create_vision_model(target: Path, warmup_steps: int = 400, progress: Path | 
     try:
         convs = _warm_rows(rng, scratch, 2000, 3000)
         texts = [t.content.replace("<image>", "") for c in convs for t in c.turns]
-        tokenizer = _tokenizer(texts)
+        tokenizer = _train_tokenizer(texts, VISION_SPECIALS, QWEN2_VL_JINJA)
         processor = Qwen2VLImageProcessorPil()
         ids = dict(zip(VISION_SPECIALS, tokenizer.convert_tokens_to_ids(VISION_SPECIALS), strict=True))
         config = Qwen2VLConfig(
