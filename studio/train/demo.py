@@ -126,15 +126,27 @@ def _warm_up(model, tokenizer, convs: list[Conversation], steps: int, batch_size
     rows = [e for e in results if isinstance(e, Encoded)]
     # Train on every token (not only answers): the base model should know the whole chat format.
     rows = [{"input_ids": e.input_ids, "labels": e.input_ids} for e in rows]
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+
+    def collate(chunk: list[dict]) -> dict:
+        batch = {k: torch.tensor(v) for k, v in pad_batch(chunk, tokenizer.pad_token_id).items()}
+        batch["labels"] = batch["labels"].masked_fill(batch["attention_mask"] == 0, -100)
+        return batch
+
+    return fit(model, rows, collate, steps, batch_size, 3e-3, report)
+
+
+def fit(model, rows: list[dict], collate: Callable[[list[dict]], dict], steps: int, batch_size: int,  # noqa: ANN001
+        lr: float, report: Callable[[str, int, int], None]) -> list[float]:
+    """The demos' warm-up loop: full-parameter AdamW with a one-cycle schedule over `rows`, in order, wrapping."""
+    import torch
+
+    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=lr, total_steps=steps, pct_start=0.1)
     losses = []
     model.train()
     for step in range(steps):
         chunk = rows[(step * batch_size) % len(rows):][:batch_size]
-        batch = {k: torch.tensor(v) for k, v in pad_batch(chunk, tokenizer.pad_token_id).items()}
-        batch["labels"] = batch["labels"].masked_fill(batch["attention_mask"] == 0, -100)
-        loss = model(**batch).loss
+        loss = model(**collate(chunk)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()

@@ -19,7 +19,7 @@ from pathlib import Path
 from studio.core.workspace import DEMO_VISION_MODEL, Workspace
 from studio.data.conversation import Conversation, Turn
 from studio.data.registry import load_registry, register
-from studio.train.demo import SEED, _progress_writer, _train_tokenizer, warmup_conversations
+from studio.train.demo import SEED, _progress_writer, _train_tokenizer, fit, warmup_conversations
 
 DEMO_VISION_DATASET = "demo_colors"
 DEMO_VISION_FILE = "demo_colors.json"
@@ -163,7 +163,8 @@ def create_vision_model(target: Path, warmup_steps: int = 400, progress: Path | 
                 for e in encoder.encode_many(convs) if isinstance(e, Encoded)]
         collate = Collator(ids["<|endoftext|>"], ImageInputs(processor, spec, ids[IMAGE_PAD]))
         report("warmup", 0, warmup_steps)
-        losses = _warm_up(model, rows, collate, warmup_steps, 16, report)
+        # answers only (the encoder's labels): the pictures' entries need the answer loss, not the prompt's
+        losses = fit(model, rows, collate, warmup_steps, 16, 2e-3, report)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report("save", warmup_steps, warmup_steps)
@@ -178,29 +179,6 @@ def create_vision_model(target: Path, warmup_steps: int = 400, progress: Path | 
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, target)
     return {"seconds": time.perf_counter() - started, "first_loss": losses[0], "last_loss": losses[-1]}
-
-
-def _warm_up(model, rows: list[dict], collate, steps: int, batch_size: int, report) -> list[float]:  # noqa: ANN001
-    """Full-parameter training on the answers (the pictures' entries need the answer loss, not the prompt's)."""
-    import torch
-
-    optim = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=2e-3, total_steps=steps, pct_start=0.1)
-    losses = []
-    model.train()
-    for step in range(steps):
-        chunk = rows[(step * batch_size) % len(rows):][:batch_size]
-        loss = model(**collate(chunk)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        sched.step()
-        optim.zero_grad()
-        losses.append(loss.item())
-        if step % 5 == 4 or step == steps - 1:
-            report("warmup", step + 1, steps)
-    model.eval()
-    return losses
 
 
 def ensure_vision_demo(ws: Workspace) -> bool:
