@@ -9,8 +9,9 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.messages import render
 from studio.data.actions import preview
-from studio.encode.encoder import Dropped, Encoder, Options, spans, token_rows
+from studio.encode.encoder import Dropped, Encoder, Media, Options, spans, token_rows
 from studio.model.info import load_tokenizer
+from studio.model.vision import sees_images
 from studio.templates.registry import make_template
 
 
@@ -23,6 +24,8 @@ class Learned:
     tokens: list[tuple[str, int, bool]] = field(default_factory=list)  # (token, id, trained?)
     truncated: str = ""
     dropped: str = ""  # message key when the encoder drops the row
+    detail: str = ""  # what the drop names (an image file and its reason)
+    images: list[dict[str, Any]] = field(default_factory=list)  # per image: name, tokens, size (w, h) the model sees
 
     @property
     def total(self) -> int:
@@ -35,8 +38,8 @@ class Learned:
     def to_json(self, lang: str = "en") -> dict[str, Any]:
         return {"file": self.file, "row": self.row, "template": self.template, "tokens": self.total,
                 "trained_tokens": self.trained, "truncated": self.truncated,
-                "dropped": render(self.dropped, lang) if self.dropped else "",
-                "spans": [{"text": s, "trained": on} for s, on in self.spans]}
+                "dropped": render(self.dropped, lang, detail=self.detail) if self.dropped else "",
+                "images": self.images, "spans": [{"text": s, "trained": on} for s, on in self.spans]}
 
 
 def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str, options: Options,
@@ -49,14 +52,19 @@ def learn_row(data_dir: Path, dataset: str, row: int, model: Path, template: str
     if isinstance(conv, StudioError):
         raise conv
     tokenizer = load_tokenizer(model, trust_remote_code)
-    result = Encoder(make_template(template, tokenizer), tokenizer, options).encode(conv)
+    media = Media.of(data_dir, model, options) if sees_images(model) and not options.text_only else None
+    result = Encoder(make_template(template, tokenizer), tokenizer, options, media).encode(conv)
     learned = Learned(record.file, record.number, template)
     if isinstance(result, Dropped):
-        learned.dropped = result.reason
+        learned.dropped, learned.detail = result.reason, result.detail
         return learned
     learned.spans = spans(result, tokenizer)
     learned.tokens = token_rows(result, tokenizer)
     learned.truncated = result.truncated
+    if media is not None:
+        learned.images = [{"name": Path(path).name, "tokens": media.spec.tokens(grid),
+                           "size": [grid[2] * media.spec.patch, grid[1] * media.spec.patch]}
+                          for path, grid in zip(result.images, result.grids, strict=True)]
     return learned
 
 

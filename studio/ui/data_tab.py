@@ -140,7 +140,7 @@ def build(ctx: Ctx) -> DataHandles:
                                ctx.ws.trust_remote_code)
         except StudioError as err:  # the row itself is unusable: the viewer above says why, so does this
             return err.text(lang), "", gr.update(visible=False)
-        return (learn_panel.summary(result, lang), learn_panel.text_html(result),
+        return (learn_panel.summary(result, lang), learn_panel.text_html(result, lang),
                 gr.update(value=learn_panel.tokens_frame(result, lang) if show_tokens else None, visible=show_tokens))
 
     @guarded

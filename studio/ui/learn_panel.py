@@ -3,25 +3,48 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 
 from studio.core.messages import render
 from studio.encode.learn import Learned
+from studio.model.vision import IMAGE_PAD, VISION_END, VISION_START
 from studio.ui.i18n import t
 
 
 def summary(learned: Learned, lang: str) -> str:
     if learned.dropped:
-        return t("learn.dropped", lang, file=learned.file, row=learned.row, reason=render(learned.dropped, lang))
+        return t("learn.dropped", lang, file=learned.file, row=learned.row,
+                 reason=render(learned.dropped, lang, detail=learned.detail))
     line = t("learn.counts", lang, file=learned.file, row=learned.row, total=learned.total, trained=learned.trained,
              template=learned.template)
     return line + (" " + t(f"learn.truncated.{learned.truncated}", lang) if learned.truncated else "")
 
 
-def text_html(learned: Learned) -> str:
-    """Spans decoded from the trained / masked ids themselves: nothing here is re-rendered separately."""
-    parts = [f'<span class="{"learn-t" if on else "learn-m"}">{html.escape(text)}</span>' for text, on in learned.spans]
+IMAGE_RUN = re.compile(f"{re.escape(VISION_START)}(?:{re.escape(IMAGE_PAD)})+{re.escape(VISION_END)}")
+
+
+def text_html(learned: Learned, lang: str = "en") -> str:
+    """Spans decoded from the trained / masked ids themselves: nothing here is re-rendered separately. An image's
+    run of tokens is one chip: the file, how many tokens, and the size the model sees it at."""
+    images = iter(learned.images)
+
+    def chip(match: re.Match[str]) -> str:
+        image = next(images, None)
+        count = match.group().count(IMAGE_PAD)
+        label = t("learn.image", lang, name=image["name"], tokens=count, width=image["size"][0],
+                  height=image["size"][1]) if image else f"×{count}"
+        return f'<span class="learn-img" title="{html.escape(match.group()[:80])}…">{html.escape(label)}</span>'
+
+    parts = []
+    for text, on in learned.spans:
+        pieces, last = [], 0
+        for match in IMAGE_RUN.finditer(text):
+            pieces.append(html.escape(text[last:match.start()]) + chip(match))
+            last = match.end()
+        pieces.append(html.escape(text[last:]))
+        parts.append(f'<span class="{"learn-t" if on else "learn-m"}">{"".join(pieces)}</span>')
     return f'<div class="learn-text" id="learn-text">{"".join(parts)}</div>' if parts else ""
 
 

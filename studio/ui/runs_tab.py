@@ -4,16 +4,20 @@ and a comparison of several runs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from studio.data import actions
 from studio.runs import manage as runs
 from studio.ui import render
 from studio.ui.context import Ctx, both_ways, guarded
+from studio.ui.data_viewer import thumbnail_html
 from studio.ui.i18n import t
 
 REFRESH_S = 1.0
+WORST_PICTURES = 8  # the worst rows whose pictures are shown under the table
 
 
 def _charts() -> Any:
@@ -68,6 +72,7 @@ def build(ctx: Ctx) -> RunsHandles:
     with gr.Accordion(t("runs.worst", lang), open=False, elem_id="runs-worst-box") as worst_box:
         worst_note = gr.Markdown(elem_id="runs-worst-note")
         worst = gr.Dataframe(interactive=False, wrap=True, max_height=400, elem_id="runs-worst")
+        worst_pictures = gr.HTML(elem_id="runs-worst-pictures")
     ctx.i18n(worst_box, lambda lg: gr.update(label=t("runs.worst", lg)))
     with gr.Accordion(t("runs.compare", lang), open=False, elem_id="runs-compare-box") as compare_box:
         pick = ctx.i18n(gr.Dropdown(choices=[], multiselect=True, label=t("runs.compare_pick", lang),
@@ -79,6 +84,15 @@ def build(ctx: Ctx) -> RunsHandles:
 
     want = gr.State(None)  # the run this page asked for (picked, or just started): a timer tick never overrules it
 
+    def worst_thumbnails(ranked: list[dict]) -> str:
+        """The worst rows' pictures (a vision run), small and inline, captioned with their rank."""
+        shown = [(r["rank"], p) for r in ranked[:WORST_PICTURES] for p in r.get("images") or []]
+        if not shown:
+            return ""
+        small = actions.thumbnails(ctx.ws.data_dir, tuple(p for _, p in shown), size=96)
+        return thumbnail_html([(img, f"#{rank} {Path(p).name}", full) for (rank, p), (img, full)
+                               in zip(shown, small, strict=True) if img is not None])
+
     @guarded
     def tick(lang: str, selected: str | None, log: bool, shown: str = "", wanted: str | None = None):
         infos = runs.list_runs(ctx.ws)
@@ -86,7 +100,7 @@ def build(ctx: Ctx) -> RunsHandles:
         chosen = next((r for r in (wanted, selected) if r in ids), ids[0] if ids else None)
         if chosen is None:
             return (render.runs_table([], lang), gr.update(choices=[], value=None), t("runs.none", lang), "",
-                    None, "", "", t("runs.worst_none", lang), None, gr.update(choices=[]),
+                    None, "", "", t("runs.worst_none", lang), None, "", gr.update(choices=[]),
                     *(gr.update(interactive=False) for _ in range(4)))
         info = next(i for i in infos if i.run_id == chosen)
         seen = runs.details(info)
@@ -98,7 +112,7 @@ def build(ctx: Ctx) -> RunsHandles:
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),
                 figure, key, seen.log, worst_note, render.worst_frame(ranked, lang) if ranked else None,
-                gr.update(choices=ids), *(gr.update(interactive=name in can)
+                gr.update() if key == shown else worst_thumbnails(ranked), gr.update(choices=ids), *(gr.update(interactive=name in can)
                                           for name in ("abort", "resume", "copy", "delete")))
 
     @guarded
@@ -137,7 +151,7 @@ def build(ctx: Ctx) -> RunsHandles:
         figure = _charts().compare_figure(metrics, lang) if infos else None
         return figure, note, render.differences_frame(diff, picked, lang)
 
-    outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, pick,
+    outputs = [table, select, status, progress, curves, drawn, logbox, worst_note, worst, worst_pictures, pick,
                abort, resume, copy, delete]
     inputs = [ctx.lang_input, select, log_scale, drawn]
     timer.tick(tick, [*inputs, want], outputs, show_progress="hidden")

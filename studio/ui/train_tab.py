@@ -205,7 +205,7 @@ def build(ctx: Ctx) -> TrainHandles:
                                 cfg.trust_remote_code)
         except StudioError as err:
             return err.text(lang), "", gr.update(visible=False)
-        return (learn_panel.summary(learned, lang), learn_panel.text_html(learned),
+        return (learn_panel.summary(learned, lang), learn_panel.text_html(learned, lang),
                 gr.update(value=learn_panel.tokens_frame(learned, lang) if show_tokens else None, visible=show_tokens))
 
     model_box = form.widgets["model_name_or_path"]
