@@ -96,3 +96,42 @@ def test_image_dataset_refused_for_text_model_and_for_packing(vision_ws: Workspa
     (ws.root / "packed.yaml").write_text("packing: true\n")
     said = cli("--workspace", str(ws.root), "validate", "packed.yaml", "--preset", "demo-vision")
     assert said.returncode == 2 and "packing" in said.stdout + said.stderr and "group_by_length" in said.stdout + said.stderr
+
+
+def test_kill_9_on_the_vision_demo_resumes_to_the_uninterrupted_losses(vision_ws: Workspace) -> None:
+    """Images, their order and the adapter's state come back after kill -9, not just the weights."""
+    import os
+    import signal
+    import time
+
+    from studio.core import presets
+    from studio.core.rundir import read_metrics
+    from studio.runs import manage as runs
+    from tests.integration.helpers import wait_for
+
+    short = {"max_steps": 24, "logging_steps": 1, "save_steps": 5, "save_total_limit": 3, "eval_steps": 12,
+             "worst_rows": 0}
+
+    def losses(run_dir: Path) -> dict[tuple[str, int], float]:
+        return {(k, m["step"]): m[k] for m in read_metrics(run_dir)[0] for k in ("loss", "eval_loss") if k in m}
+
+    def finish(run_dir: Path) -> str:
+        assert wait_for(lambda: runs.run_status(run_dir)["state"] not in ("queued", "running"), timeout=180)
+        return runs.run_status(run_dir)["state"]
+
+    cfg, _ = presets.from_preset("demo-vision", {**short, "run_name": "whole"})
+    whole = runs.start(vision_ws, cfg, "demo-vision")
+    assert finish(whole) == "finished"
+    cfg, _ = presets.from_preset("demo-vision", {**short, "run_name": "cut"})
+    cut = runs.start(vision_ws, cfg, "demo-vision")
+    assert wait_for(lambda: max((s for _, s in losses(cut)), default=0) >= 13, timeout=120, every=0.01)
+    os.killpg(runs.run_status(cut)["pid"], signal.SIGKILL)
+    assert wait_for(lambda: runs.run_status(cut)["state"] == "failed", timeout=3)
+    time.sleep(0.2)
+    runs.resume(vision_ws, "cut")
+    assert finish(cut) == "finished"
+    assert [m["step"] for m in read_metrics(cut)[0] if "loss" in m] == list(range(1, 25))
+    expected, got = losses(whole), losses(cut)
+    assert got.keys() == expected.keys()
+    worst = max(abs(expected[k] - got[k]) for k in expected)
+    assert worst < 1e-4, f"largest loss difference {worst:.2e}"
