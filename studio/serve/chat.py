@@ -142,7 +142,7 @@ def _image_step(target: ChatTarget, tokenizer: Any) -> Any:
     if not sees_images(target.base):
         return None
     processor_dir = target.tokenizer if (Path(target.tokenizer) / "preprocessor_config.json").exists() else target.base
-    spec = ImageSpec.of(processor_dir, ImageSpec.max_pixels, ImageSpec.min_pixels)
+    spec = ImageSpec.of(processor_dir, *target.image_pixels)
     return ImageInputs(load_image_processor(processor_dir), spec, tokenizer.convert_tokens_to_ids(IMAGE_PAD))
 
 

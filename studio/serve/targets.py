@@ -29,6 +29,7 @@ class ChatTarget:
     original: str = ""  # for a full / freeze model: the model it was trained from (the base side of Compare)
     label: str = ""  # what the page shows
     backend: str = "transformers"  # or "unsloth", where installed on a GPU machine
+    image_pixels: tuple[int, int] = (768 * 768, 32 * 32)  # a vision run's image_max_pixels, image_min_pixels
 
     def describe(self) -> str:
         weights = self.base + (f" + {self.adapter}" if self.adapter else "")
@@ -72,12 +73,14 @@ def run_target(ws: Workspace, run_id: str, which: str = FINAL) -> ChatTarget:
         raise StudioError("chat.bad_weights", value=which)
     label = f"{run_id} · {which}"
     own_tokenizer = (folder / "tokenizer_config.json").exists()
+    pixels = (cfg.image_max_pixels, cfg.image_min_pixels)  # pictures are sized as the run saw them
     if (folder / "adapter_config.json").exists():
         check_adapter(folder, base)
-        return ChatTarget(base, folder, cfg.template, str(folder) if own_tokenizer else base, label=label)
+        return ChatTarget(base, folder, cfg.template, str(folder) if own_tokenizer else base, label=label,
+                          image_pixels=pixels)
     _need_weights(folder, "model.safetensors")
     return ChatTarget(str(folder), None, cfg.template, str(folder) if own_tokenizer else base, original=base,
-                      label=label)
+                      label=label, image_pixels=pixels)
 
 
 def model_target(ws: Workspace, model: str, adapter: str = "", template: str = "chatml",

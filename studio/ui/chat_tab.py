@@ -234,7 +234,9 @@ def build(ctx: Ctx) -> ChatHandles:
         if not (text or "").strip():
             raise StudioError("chat.empty")
         new = {"role": "user", "content": text, **({"images": own} if (own := pictures(image)) else {})}
-        messages = plain(history) + [new]
+        earlier = [{**m, "images": [p for image in m["images"] for p in pictures(image)]} if m.get("images") else m
+                   for m in plain(history)]  # a history's pictures too come only from the upload folder
+        messages = earlier + [new]
         st = chat.ReplyStats()
         shown = [*map(shown_message, flat(history)), shown_message(new), {"role": "assistant", "content": ""}]
         partial = ""
