@@ -1,7 +1,7 @@
-"""Vision (Qwen2-VL) training throughput beside LLaMA-Factory, image preprocessing, and chat's first token with a picture.
+"""Qwen2-VL training throughput beside LLaMA-Factory, image preprocessing, and chat's first token with a picture.
 
     python bench/vision_throughput.py [--steps 120] [--rounds 2] [--lf-cli /tmp/lfvenv/bin/llamafactory-cli]
-                                      [--model models/demo-vl] [--warmup-steps 400] [--pictures 10]
+                                      [--model models/demo-vl] [--warmup-steps 400] [--pictures 10] [--threads 1]
 
 Everything runs on this machine's CPU in one run, in a temporary workspace:
 1. Training. The demo VLM (`create_vision_model`: tiny Qwen2-VL, 0.82M parameters) and the demo picture set
@@ -18,10 +18,10 @@ Everything runs on this machine's CPU in one run, in a temporary workspace:
    training loop) x the mean non-pad tokens per row of the file (`python -m studio data encode`; with max_steps x 8
    a multiple of 240 every row is seen equally often, so the count is exact), and the peak RSS of its process
    tree (getrusage(RUSAGE_CHILDREN) in a small wrapper process; the RSS of a bare `import torch, transformers,
-   peft` in each venv is printed beside it: LLaMA-Factory's venv has a CUDA build of torch). LLaMA-Factory turns gradient checkpointing on by
-   default (we do not for LoRA), so it runs twice: its default recipe (the baseline, "x LF") and with
-   `disable_gradient_checkpointing: true` (the same computation as ours). Both sides see the same rows in the same
-   order: the loss at every log step agrees (printed).
+   peft` in each venv is printed beside it: LLaMA-Factory's venv has a CUDA build of torch). LLaMA-Factory turns
+   gradient checkpointing on by default (we do not for LoRA), so it runs twice: its default recipe (the baseline,
+   "x LF") and with `disable_gradient_checkpointing: true` (the same computation as ours). Both sides see the same
+   rows in the same order: the loss at every log step agrees (printed).
    LLaMA-Factory needed no fix: it loads the model folder our transformers 5.23 saved (no key renaming, no copy),
    and no extra flag beyond the config below; nothing of LLaMA-Factory is patched.
    Configurations alternate over --rounds (order rotated); the best round counts (peak RSS: the highest).
@@ -38,8 +38,9 @@ The machine has 2 cores and other sessions may run at the same time: the load av
 the end; compare ratios from one run. Every process runs torch on one thread (OMP_NUM_THREADS=1, both sides;
 --threads 0 keeps torch's default of one per core): measured here with 120 steps, two threads are ~1.1-1.3x faster
 on an idle machine, but while one core is busy elsewhere a two-thread run collapses (ours 13,700 -> 140 tok/s,
-LLaMA-Factory 12,100 -> 3,400), while one-thread runs keep their speed (10,500 / 11,400). Figures, not pass/fail. --model copies an existing demo-vl folder instead of
-building one (the build is ~30 s to 3 min; speed does not depend on what the weights know).
+LLaMA-Factory 12,100 -> 3,400), while one-thread runs keep their speed (10,500 / 11,400). Figures, not pass/fail.
+--model copies an existing demo-vl folder instead of building one (the build is ~30 s to 3 min; speed does not
+depend on what the weights know).
 """
 
 from __future__ import annotations
