@@ -171,7 +171,9 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
         return gr.update(choices=actions.data_files(data_dir), value=stored), said[lang == "zh"], said
 
     def files(current: str | None):
-        return gr.update(choices=actions.data_files(data_dir), value=current)
+        # the choices only: the value is left as it is now, not as it was when this request left the page (a
+        # file picked while the page was still loading stays picked)
+        return gr.update(choices=actions.data_files(data_dir))
 
     show_inputs = [ctx.lang_input, *form, view.row]
     # a file the user picks clears the last "Registered" line; an upload (which sets the file) keeps its own

@@ -41,7 +41,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data.next": ("Next ▶", "下一行 ▶"),
     "learn.title": ("What the model learns", "模型学习的内容"),
     "learn.help": ("The row as training encodes it: green text is trained (the loss is computed on it), grey text is only read.", "训练时对这一行的编码：绿色文字参与训练（计算损失），灰色文字只作为输入。"),
-    "learn.image": ("🖼 {name} · <|image_pad|>×{tokens} · {width}×{height} px", "🖼 {name} · <|image_pad|>×{tokens} · {width}×{height} 像素"),
+    "learn.image": ("image {name} · <|image_pad|>×{tokens} · {width}×{height} px", "图片 {name} · <|image_pad|>×{tokens} · {width}×{height} 像素"),
     "learn.counts": ("{file} row {row}: {total} tokens, {trained} trained (template {template}).", "{file} 第 {row} 行：共 {total} 个 token，其中 {trained} 个参与训练（模板 {template}）。"),
     "learn.dropped": ("{file} row {row} is dropped from training: {reason}.", "{file} 第 {row} 行不会参与训练：{reason}。"),
     "learn.truncated.turns": ("Longer than the cutoff: the oldest turns are left out.", "超过截断长度：最早的轮次被去掉。"),

@@ -105,7 +105,7 @@ def build(ctx: Ctx) -> RunsHandles:
         info = next(i for i in infos if i.run_id == chosen)
         seen = runs.details(info)
         ranked = seen.worst
-        key = f"{chosen}|{seen.stamp}|{log}|{lang}"
+        key = f"{chosen}|{seen.stamp}|{len(ranked)}|{log}|{lang}"  # the worst rows arrive after the last metric
         figure = gr.update() if key == shown else _charts().run_figure(seen.metrics, lang, log)
         worst_note = t("runs.worst_none", lang) if not ranked else t("runs.ranked", lang, n=ranked[0]["ranked_of"])
         can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out

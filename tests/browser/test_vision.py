@@ -33,8 +33,8 @@ def test_register_llava_file_train_and_ask_about_an_uploaded_picture(studio: Stu
                                                                      tmp_path: Path) -> None:
     page = studio.page
     studio.open()
+    studio.expect_text("data-raw", "instruction")  # the page's load handlers have run (they refill the lists)
     studio.data_tab("data-add-tab")
-    page.locator("#map-refresh").click()
     studio.pick("map-file", "llava_shapes.json")
     studio.expect_text("map-notes", "single path per row")
     studio.expect_text("map-notes", "no <image> placeholder")
@@ -87,3 +87,6 @@ def test_register_llava_file_train_and_ask_about_an_uploaded_picture(studio: Stu
     studio.ask("这个图形是什么颜色？")  # a second turn about the same picture
     expect(page.locator("#chat-box .message-row")).to_have_count(4, timeout=60_000)
     studio.shot("4-chat")
+    page.locator("#chat-box .bubble-wrap").evaluate("el => el.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+    studio.shot("5-chat-top")
