@@ -18,7 +18,8 @@ from typing import Any
 from studio.model.info import VISION_TYPES, model_config
 
 VISION_START, VISION_END, IMAGE_PAD = "<|vision_start|>", "<|vision_end|>", "<|image_pad|>"
-MAX_IMAGE_PIXELS = 178_956_970  # PIL's decompression-bomb limit (twice its warning size): larger files are refused
+MAX_IMAGE_PIXELS = 178_956_970  # PIL's decompression-bomb limit (twice its warning size), kept as it is
+DRAFT_SCALE = 8  # a JPEG over that limit is decoded at up to 1/8 scale per side
 MIN_SIDE, MAX_RATIO = 28, 200
 
 
@@ -93,40 +94,58 @@ class ImageSpec:
         return VISION_START + IMAGE_PAD * self.tokens(grid) + VISION_END
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file's header; BadImage with the reason when it is not a usable image."""
-    from PIL import Image, UnidentifiedImageError
+def _open(path: Path) -> Any:
+    """The image, opened lazily (header only). PIL refuses anything over its decompression-bomb limit; a JPEG
+    that large is opened anyway, because it is only ever decoded at a reduced scale (see load_image)."""
+    from PIL import Image, JpegImagePlugin
 
     try:
-        with Image.open(path) as img:
-            width, height = img.size
+        return Image.open(path)
+    except Image.DecompressionBombError:
+        try:
+            img = JpegImagePlugin.JpegImageFile(str(path))
+        except (SyntaxError, OSError, ValueError):
+            raise BadImage(f"{path.name}: larger than {MAX_IMAGE_PIXELS:,} pixels, and not a JPEG (only a JPEG that "
+                           "large can be read, at a reduced scale)") from None
+        if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS * DRAFT_SCALE ** 2:
+            img.close()
+            raise BadImage(f"{path.name}: {img.size[0]}×{img.size[1]} is too large even at 1/{DRAFT_SCALE} "
+                           "scale") from None
+        return img
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header; BadImage with the reason when it is not a usable image."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with _open(path) as img:
+            return img.size
+    except BadImage:
+        raise
     except FileNotFoundError:
         raise BadImage(f"{path.name}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise BadImage(f"{path.name}: not an image ({type(exc).__name__})") from None
-    except Image.DecompressionBombError:
-        raise BadImage(f"{path.name}: larger than {MAX_IMAGE_PIXELS:,} pixels") from None
-    if width * height > MAX_IMAGE_PIXELS:
-        raise BadImage(f"{path.name}: {width}×{height} is larger than {MAX_IMAGE_PIXELS:,} pixels")
-    return width, height
 
 
 def load_image(path: Path | str, spec: ImageSpec) -> Any:
-    """The decoded RGB image at LLaMA-Factory's pre-processor size. Large JPEGs are decoded at a reduced
-    scale (PIL's draft), so a huge photo never sits whole in memory."""
+    """The decoded RGB image at LLaMA-Factory's pre-processor size, resized from the full picture as it does
+    (identical pixels). A JPEG beyond the decompression-bomb limit is decoded at a reduced scale (PIL's draft,
+    up to 1/8), so it never sits whole in memory; nothing else that large gets this far."""
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    path = Path(path)
     try:
-        with Image.open(path) as img:
+        with _open(path) as img:
             width, height = spec.pre_size(*img.size)
-            if img.format == "JPEG" and (width, height) != img.size:
+            if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
                 img.draft("RGB", (width, height))
             img.load()
             out = img if img.size == (width, height) else img.resize((width, height))
             return out if out.mode == "RGB" else out.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadImage(f"{Path(path).name}: {type(exc).__name__}: {str(exc)[:120]}") from None
+        raise BadImage(f"{path.name}: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
 def load_image_processor(model_dir: Path | str) -> Any:

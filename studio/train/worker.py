@@ -146,7 +146,7 @@ def main(run_dir: Path, resume: str | None = None) -> int:
             final = {"state": "failed", "error": str(err), "error_key": err.key, "error_fields": {"path": path}}
         else:
             final = {"state": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: the worker's high-water mark
+    peak = peak_rss_mb()
     ended = time.time()
     if rank0:  # the training time of every segment (first start, resumes) adds up
         final["train_seconds"] = float(read_status(run_dir).get("train_seconds") or 0) + (ended - now)
@@ -154,6 +154,18 @@ def main(run_dir: Path, resume: str | None = None) -> int:
     if rank0:
         _next_in_queue(run_dir)
     return code
+
+
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark. Linux's VmHWM belongs to this program alone; ru_maxrss
+    would also carry the peak of the process that started it (kept across fork + exec), e.g. the server's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def cli(argv: list[str] | None = None) -> int:

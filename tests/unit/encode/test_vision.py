@@ -122,3 +122,26 @@ def test_image_tokens_are_never_cut() -> None:
 def test_text_only_row_in_an_image_dataset_trains_as_text() -> None:
     result = encoder().encode(Conversation(turns=(Turn("user", "Hi"), Turn("assistant", "Hello."))))
     assert isinstance(result, Encoded) and not result.images
+
+
+@pytest.mark.bad_input
+def test_a_20000_pixel_jpeg_is_resized_without_being_decoded_whole(tmp_path: Path) -> None:
+    """Over PIL's decompression-bomb limit (kept on): a JPEG is decoded at 1/8 scale, then resized like any
+    other; its row encodes. (A PNG that large is refused: tested above.)"""
+    import subprocess
+    import sys
+
+    huge = tmp_path / "huge.jpg"
+    subprocess.run([sys.executable, "-c", "import sys; from PIL import Image; "
+                    "Image.new('L', (20000, 20000), 90).save(sys.argv[1], quality=50)", str(huge)], check=True)
+    # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork + exec
+    probe = ("import re, sys; from studio.model.vision import ImageSpec, load_image; "
+             "img = load_image(sys.argv[1], ImageSpec()); "
+             "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+             "print(img.size, img.mode, int(hwm) // 1024)")
+    out = subprocess.run([sys.executable, "-c", probe, str(huge)], check=True, capture_output=True, text=True,
+                         cwd=Path(__file__).parents[3]).stdout.split()
+    assert " ".join(out[:3]) == "(767, 767) RGB"  # LLaMA-Factory's max pixels (768², its int() truncation)
+    assert int(out[3]) < 250, f"peak {out[3]} MiB: the picture was decoded whole (400 MiB grey, 1.2 GiB RGB)"
+    result = encoder(root=tmp_path).encode(_row("huge.jpg"))
+    assert isinstance(result, Encoded) and result.grids == ((1, 54, 54),)
