@@ -63,6 +63,7 @@ def estimate(model: Path, cfg: RunConfig, gpu: bool) -> Estimate | None:
     if not shapes or not config_file.exists():
         return None
     conf = json.loads(config_file.read_text(encoding="utf-8"))
+    conf = {**conf, **conf.get("text_config", {})}  # a vision-language model: its language model's sizes
     hidden, layers = int(conf.get("hidden_size", 0)), int(conf.get("num_hidden_layers", 0))
     vocab = int(conf.get("vocab_size", 0))
     params = sum(math.prod(s) for s in shapes.values())

@@ -17,7 +17,7 @@ from studio.ui.data_viewer import thumbnail_html
 from studio.ui.i18n import t
 
 REFRESH_S = 1.0
-WORST_PICTURES = 8  # the worst rows whose pictures are shown under the table
+WORST_PICTURES = 20  # the worst rows whose pictures are shown under the table (as many as it lists by default)
 
 
 def _charts() -> Any:
