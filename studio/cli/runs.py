@@ -10,7 +10,7 @@ from pathlib import Path
 
 from studio.core import config as cfgmod
 from studio.core.config import Issue
-from studio.core.rundir import CONFIG_FILE, FINAL_STATES, LOG_FILE, log_tail, read_metrics
+from studio.core.rundir import CONFIG_FILE, FINAL_STATES, log_path, log_tail, read_metrics
 from studio.core.workspace import Workspace
 from studio.model.memory import GIB, Estimate
 from studio.runs import manage as runs
@@ -79,7 +79,7 @@ def cmd_validate(ws: Workspace, args: argparse.Namespace) -> int:
 
 
 def follow(ws: Workspace, run_dir: Path) -> str:
-    """Print train.log as it grows until the run ends; Ctrl-C aborts the run (checkpoint, then stop)."""
+    """Print the worker's log (train.log, eval.log) as it grows until the run ends; Ctrl-C aborts the run (checkpoint, then stop)."""
     offset, announced = 0, False
     try:
         while True:
@@ -87,7 +87,7 @@ def follow(ws: Workspace, run_dir: Path) -> str:
             if state == "queued" and not announced:
                 print(f"run {run_dir.name}: queued behind the running run", flush=True)
                 announced = True
-            log = run_dir / LOG_FILE
+            log = log_path(run_dir)
             if log.exists():
                 with open(log, "rb") as fh:
                     fh.seek(offset)

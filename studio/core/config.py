@@ -13,7 +13,9 @@ from studio.core.errors import StudioError
 from studio.core.messages import render
 from studio.core.workspace import NAME_RE, check_text
 
-GROUPS = ("model", "data", "method", "vision", "train", "eval", "output", "distributed")
+GROUPS = ("model", "data", "method", "vision", "train", "eval", "output", "distributed")  # the Train form's
+EVAL_GROUP = "evaluate"  # the Evaluate tab's own fields; a training run keeps their defaults
+STAGES = ("sft", "eval")
 # The template registry's names (studio.templates, a higher layer, keeps the definitions; a test keeps both equal).
 TEMPLATE_NAMES = ("default", "empty", "alpaca", "chatml", "qwen", "qwen2_vl", "qwen3", "llama3", "mistral", "gemma",
                   "auto")
@@ -44,6 +46,12 @@ class RunConfig:
             "folder). The operator's decision: the YAML for the CLI, --trust-remote-code for the server."),
         zh=("信任远程代码", "允许运行模型文件夹内附带的 Python 代码（仅限该文件夹内的模块）。由管理员决定："
             "命令行用 YAML 设置，服务器用 --trust-remote-code。"))
+    adapter_name_or_path: str = knob("", group="model",
+        en=("Start from", "Continue from an earlier LoRA result instead of a fresh adapter: a run's adapter folder "
+            "(runs/<id>/adapter) or one of its checkpoints (runs/<id>/checkpoint-N), trained on this same base "
+            "model. Empty = a new adapter. With stage eval: the adapter evaluated on the model above."),
+        zh=("起点", "从以前的 LoRA 结果继续训练，而不是新建适配器：某次运行的适配器文件夹（runs/<id>/adapter）或其检查点"
+            "（runs/<id>/checkpoint-N），须在同一个底座模型上训练。留空表示新建适配器。评估时：在上面的模型上评估的适配器。"))
     # data
     dataset: str = knob("demo_identity", group="data",
         en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
@@ -206,9 +214,56 @@ class RunConfig:
         zh=("缓存文件夹", "分词后的数据和模型仓库文件的存放处；让每台机器指向同一个共享文件夹，预处理只做一次。"
             "留空则使用工作区的 cache/。"))
 
+    # evaluate (stage eval: the Evaluate tab and `python -m studio eval`)
+    stage: str = knob("sft", group=EVAL_GROUP, choices=STAGES,
+        en=("Stage", "sft = supervised fine-tuning; eval = predictions and scores of trained weights."),
+        zh=("阶段", "sft：监督微调；eval：用训练好的权重生成预测并打分。"))
+    eval_run: str = knob("", group=EVAL_GROUP,
+        en=("Run evaluated", "The run whose weights are evaluated (its base model, template and data settings are "
+            "used); empty = the model and Start-from adapter given directly."),
+        zh=("被评估的运行", "评估哪次运行的权重（沿用它的底座模型、模板和数据设置）；留空则评估直接给出的模型和起点适配器。"))
+    eval_weights: str = knob("final", group=EVAL_GROUP,
+        en=("Weights", "Comma-separated: final and/or checkpoint-N of the run. Several give a score per "
+            "checkpoint, to pick the best one."),
+        zh=("权重", "用逗号分隔：运行的 final 和/或 checkpoint-N。选多个会得到每个检查点的分数，便于挑出最好的。"))
+    eval_base: bool = knob(True, group=EVAL_GROUP,
+        en=("Also the base model", "Evaluate the untuned base model on the same rows and settings: the scores side "
+            "by side, with the difference."),
+        zh=("同时评估底座模型", "在同样的样本和设置上评估未微调的底座模型：分数并排显示，并给出差值。"))
+    eval_dataset: str = knob("", group=EVAL_GROUP,
+        en=("Evaluate on", "A registered dataset; empty = the run's held-out rows (its validation share, never "
+            "trained on)."),
+        zh=("评估数据", "已注册的数据集；留空则使用运行留出的样本（验证集部分，从未参与训练）。"))
+    max_samples: int = knob(100, group=EVAL_GROUP, ge=0, le=10_000_000,
+        en=("Row limit", "Evaluate at most this many rows (the first ones); 0 = all."),
+        zh=("样本上限", "最多评估这么多条样本（取前面的）；0 表示全部。"))
+    max_new_tokens: int = knob(128, group=EVAL_GROUP, ge=1, le=8192,
+        en=("Max new tokens", "Longest answer generated per row."),
+        zh=("最大生成 token 数", "每条样本最多生成的 token 数。"))
+    temperature: float = knob(0.0, group=EVAL_GROUP, ge=0.0, le=2.0,
+        en=("Temperature", "0 = greedy decoding: the same answers every time (the fair comparison)."),
+        zh=("温度", "0 表示贪心解码：每次答案相同（比较才公平）。"))
+    top_p: float = knob(1.0, group=EVAL_GROUP, ge=0.01, le=1.0,
+        en=("Top-p", "With temperature > 0: sample among the most likely tokens that make up this share."),
+        zh=("Top-p", "温度大于 0 时：只在累计概率达到该比例的最可能 token 中采样。"))
+    per_device_eval_batch_size: int = knob(8, group=EVAL_GROUP, ge=1, le=4096,
+        en=("Eval batch size", "Rows generated together (sorted by prompt length, left-padded)."),
+        zh=("评估批大小", "一起生成的样本数（按提示长度排序，左侧填充）。"))
+    sql_db_dir: str = knob("", group=EVAL_GROUP,
+        en=("SQLite folder", "For text-to-SQL rows with a db_id: a folder (in the workspace) holding "
+            "<db_id>/<db_id>.sqlite. Predicted and reference SQL run read-only with a time limit and their results "
+            "are compared (execution match)."),
+        zh=("SQLite 文件夹", "用于带 db_id 的文本转 SQL 样本：工作区内包含 <db_id>/<db_id>.sqlite 的文件夹。预测和参考 SQL "
+            "以只读方式、限时执行，并比较结果（执行匹配）。"))
+    sql_timeout_s: float = knob(5.0, group=EVAL_GROUP, ge=0.1, le=600.0,
+        en=("SQL time limit (s)", "Longest a single query may run; slower ones count as timed out."),
+        zh=("SQL 时限（秒）", "单条查询最长运行时间；更慢的计为超时。"))
+
 FIELDS = {f.name: f for f in fields(RunConfig)}
 HOST_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,252}|\[?[0-9A-Fa-f:]{2,39}\]?")  # a host name, IPv4 or IPv6
 BROWSER_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["browser"])
+FORM_FIELDS = tuple(name for name in BROWSER_FIELDS if FIELDS[name].metadata["group"] in GROUPS)  # the Train form
+EVAL_FIELDS = tuple(name for name in BROWSER_FIELDS if FIELDS[name].metadata["group"] == EVAL_GROUP)
 _TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
 
 
@@ -302,6 +357,9 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
         issues.append(Issue("main_process_ip", "error", "config.need_main_ip", {}))
     if cfg.main_process_ip and not HOST_RE.fullmatch(cfg.main_process_ip):
         issues.append(Issue("main_process_ip", "error", "config.bad_host", {"value": cfg.main_process_ip[:100]}))
+    if cfg.adapter_name_or_path and cfg.finetuning_type != "lora" and cfg.stage == "sft":
+        issues.append(Issue("adapter_name_or_path", "error", "config.start_needs_lora",
+                            {"method": cfg.finetuning_type}))
     if cfg.run_name and not NAME_RE.fullmatch(cfg.run_name):
         shown = cfg.run_name if len(cfg.run_name) <= 60 else cfg.run_name[:57] + "…"
         issues.append(Issue("run_name", "error", "input.bad_name", {"field": "run_name", "value": shown}))

@@ -13,6 +13,9 @@ COMMAND_FILE = "command.txt"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
+EVAL_LOG = "eval.log"  # an eval job's log (config stage: eval)
+PREDICTIONS_FILE = "predictions.jsonl"
+SCORES_FILE = "scores.json"
 ADAPTER_DIR = "adapter"
 MODEL_DIR = "model"  # full / freeze runs save a whole model here instead of an adapter
 WORST_FILE = "worst_rows.jsonl"
@@ -102,9 +105,18 @@ def trim_metrics(run_dir: Path, last_step: int) -> int:
     return len(lines) - len(kept)
 
 
+def log_name(stage: str) -> str:
+    return EVAL_LOG if stage == "eval" else LOG_FILE
+
+
+def log_path(run_dir: Path) -> Path:
+    """The worker's log: eval.log for an eval job, else train.log."""
+    return run_dir / EVAL_LOG if (run_dir / EVAL_LOG).exists() else run_dir / LOG_FILE
+
+
 def log_tail(run_dir: Path, lines: int = 40) -> str:
     try:
-        with open(run_dir / LOG_FILE, "rb") as fh:
+        with open(log_path(run_dir), "rb") as fh:
             fh.seek(0, os.SEEK_END)
             fh.seek(max(0, fh.tell() - 64 * 1024))
             text = fh.read().decode("utf-8", errors="replace")

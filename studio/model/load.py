@@ -32,6 +32,12 @@ def model_path(cfg: RunConfig, ws: Workspace) -> str:
     return str(local) if local.exists() else cfg.model_name_or_path
 
 
+def adapter_path(cfg: RunConfig, ws: Workspace) -> str:
+    """The Start-from adapter: a folder in the workspace (runs/<id>/adapter), or a path as given."""
+    local = ws.root / cfg.adapter_name_or_path
+    return str(local) if local.exists() else cfg.adapter_name_or_path
+
+
 @contextlib.contextmanager
 def fetch_errors(cfg: RunConfig, ws: Workspace) -> Iterator[None]:
     """A model named by hub id that cannot be read or downloaded: one sentence naming it and the reason."""
@@ -147,15 +153,24 @@ def load_model(cfg: RunConfig, ws: Workspace) -> Any:
 
         if quant is not None:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-        targets: Any = "all-linear" if cfg.lora_target == "all" else [t.strip() for t in cfg.lora_target.split(",")]
-        full: list[str] = []
-        if vision:
-            targets, full = _vision_parts(model, cfg)
-        lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=targets, use_dora=cfg.use_dora, use_rslora=cfg.use_rslora,
-                          modules_to_save=full or None, task_type="CAUSAL_LM")
-        model = get_peft_model(model, lora)
-        what = f"LoRA r={cfg.lora_rank}" + (" DoRA" if cfg.use_dora else "") + (" rsLoRA" if cfg.use_rslora else "")
+        if cfg.adapter_name_or_path:  # continue an earlier result: its matrices, rank and targets, trainable
+            from peft import PeftModel
+
+            start = adapter_path(cfg, ws)
+            model = PeftModel.from_pretrained(model, start, is_trainable=True)
+            what = f"LoRA continued from {cfg.adapter_name_or_path} (r={model.peft_config['default'].r})"
+        else:
+            targets: Any = "all-linear" if cfg.lora_target == "all" else [
+                t.strip() for t in cfg.lora_target.split(",")]
+            full: list[str] = []
+            if vision:
+                targets, full = _vision_parts(model, cfg)
+            lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                              target_modules=targets, use_dora=cfg.use_dora, use_rslora=cfg.use_rslora,
+                              modules_to_save=full or None, task_type="CAUSAL_LM")
+            model = get_peft_model(model, lora)
+            what = f"LoRA r={cfg.lora_rank}" + (" DoRA" if cfg.use_dora else "") + (
+                " rsLoRA" if cfg.use_rslora else "")
         what += f", base in {cfg.quantization}" if quant is not None else ""
     elif cfg.finetuning_type == "freeze":
         what = "freeze: " + _freeze(model, cfg.freeze_trainable_layers)

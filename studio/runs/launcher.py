@@ -19,8 +19,8 @@ from studio.core.rundir import (
     ACTIVE_STATES,
     COMMAND_FILE,
     CONFIG_FILE,
-    LOG_FILE,
     last_error_line,
+    log_name,
     read_status,
     update_status,
 )
@@ -46,8 +46,9 @@ def launcher_flags(cfg: RunConfig, machine_rank: int | None = None) -> list[str]
 
 def worker_argv(run_dir: Path, cfg: RunConfig, resume: str | None = None, machine_rank: int | None = None
                 ) -> list[str]:
-    worker = ["-m", "studio.train", str(run_dir)] + (["--resume", resume] if resume else [])
-    if not distributed(cfg):
+    module = "studio.serve.evaluate" if cfg.stage == "eval" else "studio.train"
+    worker = ["-m", module, str(run_dir)] + (["--resume", resume] if resume else [])
+    if cfg.stage == "eval" or not distributed(cfg):
         return [sys.executable, *worker]
     return [sys.executable, "-m", "accelerate.commands.launch", *launcher_flags(cfg, machine_rank), *worker]
 
@@ -126,7 +127,7 @@ def launch(run_dir: Path) -> int:
         cache = str(run_dir.resolve().parent.parent / cache)  # relative = inside the workspace
         env["STUDIO_CACHE_DIR"] = cache
         env.setdefault("HF_HOME", str(Path(cache) / "hf"))
-    with open(run_dir / LOG_FILE, "ab") as log:
+    with open(run_dir / log_name(cfg.stage), "ab") as log:
         # cwd = the workspace: a relative model name (a hub id included) can only mean a folder in it
         proc = subprocess.Popen(argv, cwd=run_dir.resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, env=env)

@@ -35,7 +35,8 @@ def new_run_id(ws: Workspace, cfg: RunConfig) -> str:
     """The output name when given (it must be new); else date-time and dataset, made unique."""
     if cfg.run_name:
         return cfg.run_name
-    label = re.sub(r"[^\w.-]+", "-", cfg.dataset).strip("-")[:40] or "run"
+    named = f"eval-{cfg.eval_run or cfg.dataset}" if cfg.stage == "eval" else cfg.dataset
+    label = re.sub(r"[^\w.-]+", "-", named).strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_id, n = f"{stamp}-{label}", 1
     while (ws.runs_dir / run_id).exists():
@@ -53,6 +54,12 @@ def check_launch(ws: Workspace, cfg: RunConfig, from_browser: bool = False) -> l
             ws.browser_model(cfg.model_name_or_path)
         except StudioError as err:
             issues.append(Issue("model_name_or_path", "error", err.key, dict(err.fields)))
+        if cfg.adapter_name_or_path:  # Start from: a folder under the model roots (a run's adapter), nothing else
+            try:
+                if not Path(ws.browser_model(cfg.adapter_name_or_path, "adapter_name_or_path")).is_absolute():
+                    raise StudioError("chat.not_adapter", folder=cfg.adapter_name_or_path)
+            except StudioError as err:
+                issues.append(Issue("adapter_name_or_path", "error", err.key, dict(err.fields)))
         if cfg.machine_rank != 0:  # from the page this machine leads: it never joins a group run elsewhere
             issues.append(Issue("machine_rank", "error", "config.browser_rank", {"rank": cfg.machine_rank}))
         if cfg.trust_remote_code != ws.trust_remote_code:
@@ -79,7 +86,9 @@ def create_run(ws: Workspace, cfg: RunConfig, preset: str = "") -> Path:
     (run_dir / COMMAND_FILE).write_text(command_preview(run_dir, cfg) + "\n", encoding="utf-8")
     now = time.time()
     update_status(run_dir, state="queued", created_at=now, queued_at=now, preset=preset,
-                  model=cfg.model_name_or_path, dataset=cfg.dataset)
+                  model=cfg.model_name_or_path, dataset=cfg.dataset, stage=cfg.stage,
+                  **({"eval_run": cfg.eval_run} if cfg.stage == "eval" else {}),
+                  **({"started_from": cfg.adapter_name_or_path} if cfg.adapter_name_or_path else {}))
     return run_dir
 
 
@@ -146,16 +155,26 @@ def resume(ws: Workspace, run_id: str) -> RunInfo:
         raise StudioError("run.active", run=run_id, state=info.state)
     if info.state not in ("aborted", "failed"):
         raise StudioError("run.cannot_resume", run=run_id, state=info.state)
-    found = checkpoints(info.path)
-    if not found:
-        raise StudioError("run.no_checkpoint", run=run_id)
-    latest = found[-1]
-    trim_metrics(info.path, int(latest.name.split("-")[-1]))  # steps after it are trained again
-    update_status(info.path, state="queued", queued_at=time.time(), resume_from=latest.name, pid=None,
+    if is_eval(info):  # an eval job continues after the answers it already wrote
+        point = PREDICTIONS_RESUME
+    else:
+        found = checkpoints(info.path)
+        if not found:
+            raise StudioError("run.no_checkpoint", run=run_id)
+        point = found[-1].name
+        trim_metrics(info.path, int(point.split("-")[-1]))  # steps after it are trained again
+    update_status(info.path, state="queued", queued_at=time.time(), resume_from=point, pid=None,
                   pid_start=None, error=None, error_key=None, exit_code=None, finished_at=None,
                   abort_requested=False, resumes=int(info.status.get("resumes") or 0) + 1)
     dispatch(ws)
     return get_run(ws, run_id)
+
+
+PREDICTIONS_RESUME = "predictions"
+
+
+def is_eval(info: RunInfo) -> bool:
+    return info.status.get("stage") == "eval"
 
 
 def actions_for(info: RunInfo) -> set[str]:
@@ -165,7 +184,7 @@ def actions_for(info: RunInfo) -> set[str]:
         can.add("abort")
     else:
         can.add("delete")
-    if info.state in ("aborted", "failed") and checkpoints(info.path):
+    if info.state in ("aborted", "failed") and (is_eval(info) or checkpoints(info.path)):
         can.add("resume")
     return can
 

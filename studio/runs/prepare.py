@@ -16,7 +16,7 @@ from studio.core.machine import has_gpu
 from studio.core.workspace import Workspace
 from studio.model.load import model_path
 from studio.model.memory import Estimate, estimate
-from studio.runs import manage
+from studio.runs import evalplan, manage
 
 
 @dataclass
@@ -57,6 +57,9 @@ def prepare(ws: Workspace, values: dict[str, Any], preset: str = "", source: str
     """`values` merged over the preset and checked. `full` runs everything a launch needs (workspace, model,
     dataset, machine; the cutoff made a number); without it, only what a live preview can afford."""
     cfg, issues = cfgmod.from_dict({**(presets.preset_values(preset) if preset else {}), **values}, source)
+    if cfg.stage == "eval":  # the evaluated run's settings in, then the checks only an eval job has
+        cfg = evalplan.fill_from_run(ws, cfg)
+        issues += evalplan.check(ws, cfg)
     prepared = Prepared(cfg, issues, preset=preset)
     malformed = any(i.key.startswith("input.") for i in issues)  # NUL or overlong text: no path is built from it
     if not malformed:  # the fence first (cheap, so previews get it too), then every other check, all at once
@@ -68,7 +71,8 @@ def prepare(ws: Workspace, values: dict[str, Any], preset: str = "", source: str
             prepared.issues += check_environment(cfg, ws)
     if full and prepared.ok:
         prepared.config, prepared.cutoff = resolve(ws, cfg)
-    if not malformed and not any(i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
+    if cfg.stage == "sft" and not malformed and not any(
+            i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
         prepared.estimate = memory(ws, prepared.config)  # the model is one a caller may read headers of
     return prepared
 

@@ -20,7 +20,8 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.messages import Both, both
 from studio.core.workspace import Workspace, check_name, check_text
-from studio.serve.targets import ADAPTER_WEIGHTS, ChatTarget
+from studio.model.adapter import ADAPTER_WEIGHTS
+from studio.serve.targets import ChatTarget
 
 Say = Callable[[Both], None]
 ADAPTER_FILES = ("adapter_config.json", ADAPTER_WEIGHTS)

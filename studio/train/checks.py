@@ -56,6 +56,8 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
         else:
             issues += _check_media(cfg, ws, entry.media_columns()) + _check_images(cfg, ws, entry.media_columns())
+    if cfg.adapter_name_or_path:
+        issues += check_start(cfg, ws)
     if cfg.precision in ("bf16", "fp16") and not has_gpu():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues + _check_machine(cfg)
@@ -150,3 +152,22 @@ def check_template(cfg: RunConfig, model: Path) -> list[Issue]:
                             {"template": cfg.template, "model": name, "proposal": proposal,
                              "why": Both(*MESSAGES[f"why.{why}"])}))
     return issues
+
+
+def check_start(cfg: RunConfig, ws: Workspace) -> list[Issue]:
+    """The Start-from adapter: a LoRA folder whose matrices fit this base model. It keeps its own rank and targets,
+    which is said when the form asks for others."""
+    import json
+
+    from studio.model.adapter import check_adapter
+    from studio.model.load import adapter_path, model_path
+
+    folder = Path(adapter_path(cfg, ws))
+    try:
+        check_adapter(folder, model_path(cfg, ws))
+    except StudioError as err:
+        return [Issue("adapter_name_or_path", "error", err.key, dict(err.fields))]
+    rank = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("r")
+    if cfg.stage == "sft" and rank and rank != cfg.lora_rank:
+        return [Issue("lora_rank", "warning", "config.start_rank", {"rank": rank, "asked": cfg.lora_rank})]
+    return []

@@ -53,18 +53,24 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
                           reason=f"cutoff_len={cfg.cutoff_len} leaves no answer token.")
     evaluation = None
     if cfg.val_size > 0:
-        held = max(1, round(len(rows) * cfg.val_size))
-        if held >= len(rows):
-            raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows,
-                              reason=f"val_size={cfg.val_size} leaves no row to train on.")
-        parts = rows.train_test_split(test_size=held, seed=cfg.seed)
-        rows, evaluation = parts["train"], parts["test"]
+        rows, evaluation = split(rows, cfg, summary.rows)
         say(f"validation: {len(evaluation)} rows held out (seed {cfg.seed}), {len(rows)} rows to train on")
     train = rows
     if cfg.packing:
         train = pack([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows], cfg.cutoff_len)
         say(f"packing: {len(rows)} examples in {len(train)} rows of at most {cfg.cutoff_len} tokens")
     return Splits(train, rows, evaluation)
+
+
+def split(rows: Any, cfg: RunConfig, total: int) -> tuple[Any, Any]:
+    """(train, held out): the seeded validation share. The Evaluate tab calls it again on the same encoded rows to
+    find the very rows a run never trained on."""
+    held = max(1, round(len(rows) * cfg.val_size))
+    if held >= len(rows):
+        raise StudioError("data.no_rows", name=cfg.dataset, total=total,
+                          reason=f"val_size={cfg.val_size} leaves no row to train on.")
+    parts = rows.train_test_split(test_size=held, seed=cfg.seed)
+    return parts["train"], parts["test"]
 
 
 class Collator:

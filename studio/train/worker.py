@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from studio.core import config as cfgmod
@@ -113,7 +114,9 @@ def _next_in_queue(run_dir: Path) -> None:
                      cwd=str(REPO_ROOT))
 
 
-def main(run_dir: Path, resume: str | None = None) -> int:
+def main(run_dir: Path, resume: str | None = None, recipe: Callable[[Path, str | None], str] | None = None) -> int:
+    """Run a recipe (training by default; the eval job passes its own) with the run folder's bookkeeping: status,
+    SIGTERM, one-sentence errors, peak memory, and the queue's next run when it ends."""
     # peft asks transformers a renamed question on every step; the notice says nothing to the user
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -128,7 +131,7 @@ def main(run_dir: Path, resume: str | None = None) -> int:
            resumed_from=resume)
     code, final = 0, {}
     try:
-        state = run(run_dir, resume)
+        state = (recipe or run)(run_dir, resume)
         code, final = (143, {"error": render("run.aborted")}) if state == "aborted" else (0, {})
         final["state"] = state
     except Aborted:
@@ -168,9 +171,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.train")
+def cli(argv: list[str] | None = None, recipe: Callable[[Path, str | None], str] | None = None,
+        prog: str = "python -m studio.train") -> int:
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", default=None, help="a checkpoint folder name inside RUN_DIR")
     args = parser.parse_args(argv)
-    return main(args.run_dir, args.resume)
+    return main(args.run_dir, args.resume, recipe)

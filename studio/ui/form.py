@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.core.config import BROWSER_FIELDS, FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
+from studio.core.config import FIELDS, FORM_FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
 
 
 def field_label(name: str, lang: str) -> tuple[str, str]:
@@ -39,7 +39,7 @@ class Form:
 
     @property
     def components(self) -> list[gr.components.Component]:
-        return [self.widgets[name] for name in BROWSER_FIELDS]  # schema order, as to_config expects
+        return [self.widgets[name] for name in FORM_FIELDS]  # schema order, as to_config expects
 
 
 def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles: dict[str, str]) -> Form:
@@ -48,7 +48,7 @@ def build(cfg: RunConfig, lang: str, dynamic: dict[str, list[str]], group_titles
     groups: dict[str, gr.Accordion] = {}
     values = to_dict(cfg)
     for group in GROUPS:
-        names = [n for n in BROWSER_FIELDS if FIELDS[n].metadata["group"] == group]
+        names = [n for n in FORM_FIELDS if FIELDS[n].metadata["group"] == group]
         with gr.Accordion(group_titles[group], open=group in ("model", "data"), elem_id=f"cfg-group-{group}") as box:
             with gr.Row(equal_height=False):
                 for name in names:
@@ -61,7 +61,7 @@ def values_dict(values: list[Any], trust_remote_code: bool = False) -> dict[str,
     """Widget values in schema order -> the mapping a YAML file would hold. Operator-only fields are not among
     the values: `trust_remote_code` is the server's setting, passed in."""
     data: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    for name, value in zip(BROWSER_FIELDS, values, strict=True):
+    for name, value in zip(FORM_FIELDS, values, strict=True):
         if str(FIELDS[name].type) == "int" and isinstance(value, float) and value.is_integer():
             value = int(value)
         data[name] = value
@@ -75,7 +75,7 @@ def to_config(values: list[Any], trust_remote_code: bool = False) -> tuple[RunCo
 
 def values_of(cfg: RunConfig) -> list[Any]:
     values = to_dict(cfg)
-    return [values[name] for name in BROWSER_FIELDS]
+    return [values[name] for name in FORM_FIELDS]
 
 
 def field_update(name: str, lang: str) -> dict[str, Any]:

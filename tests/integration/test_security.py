@@ -71,9 +71,9 @@ def exporter(base: str) -> Callable[..., str]:
 
 
 def values_of_names() -> tuple[str, ...]:
-    from studio.core.config import BROWSER_FIELDS
+    from studio.core.config import FORM_FIELDS
 
-    return BROWSER_FIELDS
+    return FORM_FIELDS
 
 
 def form(**changes: object) -> list[object]:

@@ -8,9 +8,9 @@ import torch
 from safetensors.torch import save_file
 
 from studio.core.errors import StudioError
+from studio.model.adapter import check_adapter
 from studio.serve.chat import GenSettings
 from studio.serve.export import MARKER, check_target, serve_hints
-from studio.serve.targets import check_adapter
 from studio.ui.context import stepwise
 
 
@@ -86,7 +86,7 @@ def test_export_target_rules_and_serving_lines(tmp_path: Path) -> None:
 
 
 def test_local_model_never_reads_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.serve.targets import local_model
+    from studio.model.adapter import local_model
 
     (tmp_path / "owner" / "name").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
