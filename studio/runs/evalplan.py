@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from studio.core import config as cfgmod
 from studio.core.config import Issue, RunConfig
@@ -33,9 +34,16 @@ def targets(cfg: RunConfig) -> list[str]:
     return ([BASE] if cfg.eval_base or not tuned else []) + tuned
 
 
+def main_target(names: list[str]) -> str:
+    """The weights compared with the base: the final ones when evaluated, else the last named."""
+    return FINAL if FINAL in names else names[-1]
+
+
 def fill_from_run(ws: Workspace, cfg: RunConfig) -> RunConfig:
     """The eval config as it will run: the evaluated run's settings in, the dataset chosen (held-out or named)."""
     cfg = replace(cfg, stage="eval")
+    if cfg.eval_run:  # the run's own base model is the base; its result is what is evaluated
+        cfg = replace(cfg, adapter_name_or_path="")
     if cfg.eval_run and NAME_RE.fullmatch(cfg.eval_run) and (ws.runs_dir / cfg.eval_run / CONFIG_FILE).exists():
         try:
             source = cfgmod.load(ws.runs_dir / cfg.eval_run / CONFIG_FILE)
@@ -91,7 +99,7 @@ def check(ws: Workspace, cfg: RunConfig) -> list[Issue]:
     return issues
 
 
-def _stage_of(run_dir) -> str:  # noqa: ANN001 - a Path
+def _stage_of(run_dir: Path) -> str:
     try:
         return cfgmod.load(run_dir / CONFIG_FILE).stage
     except Exception:

@@ -22,7 +22,14 @@ from typing import Any
 from studio.core import config as cfgmod
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
-from studio.core.rundir import CONFIG_FILE, PREDICTIONS_FILE, SCORES_FILE, update_status, write_json_atomic
+from studio.core.rundir import (
+    CONFIG_FILE,
+    PREDICTIONS_FILE,
+    SCORES_FILE,
+    read_status,
+    update_status,
+    write_json_atomic,
+)
 from studio.core.workspace import Workspace
 from studio.data.conversation import Conversation
 from studio.data.load import converted, entry_for
@@ -75,7 +82,8 @@ def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, medi
     else:
         sources = _held_out(cfg, ws, tokenizer)
         what = f"the {len(sources)} rows run {cfg.eval_run} held out (val_size {cfg.val_size}, seed {cfg.seed})"
-    if cfg.max_samples:
+    if cfg.max_samples and len(sources) > cfg.max_samples:
+        what = f"the first {cfg.max_samples} of {what}"
         sources = sources[:cfg.max_samples]
     scoring = Encoder(template, tokenizer, dataclasses.replace(Options.of(cfg), mask_history=True,
                                                                train_on_prompt=False), media)
@@ -163,7 +171,8 @@ def weights(cfg: RunConfig, ws: Workspace) -> list[Weights]:
             out.append(Weights(name, model_target(ws, cfg.model_name_or_path, cfg.adapter_name_or_path,
                                                   cfg.template)))
         else:
-            step = int(name.split("-")[1]) if name.startswith("checkpoint-") else None
+            step = int(name.split("-")[1]) if name.startswith("checkpoint-") else read_status(
+                ws.runs_dir / cfg.eval_run).get("step")  # the final weights: the run's last step
             out.append(Weights(name, run_target(ws, cfg.eval_run, name), step))
     return out
 
@@ -396,12 +405,6 @@ def summarise(lines: list[dict[str, Any]], offer: dict[str, dict[str, Any]]) -> 
     return out
 
 
-def main_target(plan: list[Weights]) -> str:
-    """The weights the page compares with the base: the final ones when evaluated, else the last named."""
-    names = [w.name for w in plan]
-    return evalplan.FINAL if evalplan.FINAL in names else names[-1]
-
-
 def write_results(run_dir: Path, cfg: RunConfig, rows: list[Row], plan: list[Weights],
                   offer: dict[str, dict[str, Any]], what: str, speed: dict[str, dict[str, float]],
                   tokenizer: Any) -> None:
@@ -418,7 +421,7 @@ def write_results(run_dir: Path, cfg: RunConfig, rows: list[Row], plan: list[Wei
         "offered": offer, "scores": results, "prompts_cut": sum(r.cut for r in rows),
         "settings": {k: getattr(cfg, k) for k in ("max_new_tokens", "temperature", "top_p",
                                                   "per_device_eval_batch_size", "cutoff_len", "template")}})
-    main = main_target(plan)
+    main = evalplan.main_target([w.name for w in plan])
     for w in plan:  # LLaMA-Factory's file for the tuned weights, one more per other weight set
         name = LF_PREDICTIONS if w.name == main else f"generated_predictions-{w.name}.jsonl"
         done = by_target.get(w.name, {})
