@@ -179,7 +179,7 @@ def is_eval(info: RunInfo) -> bool:
 
 def actions_for(info: RunInfo) -> set[str]:
     """The actions that apply to a run in its state (the Runs tab greys out the others)."""
-    can = {"copy"}
+    can = set() if is_eval(info) else {"copy"}  # an eval job's settings belong to the Evaluate tab
     if info.state in ACTIVE_STATES:
         can.add("abort")
     else:
@@ -254,3 +254,19 @@ def config_differences(configs: dict[str, RunConfig]) -> dict[str, list[Any]]:
     first = next(iter(values.values()), {})
     return {name: [v[name] for v in values.values()] for name in first
             if len({repr(v[name]) for v in values.values()}) > 1}
+
+
+def start_points(ws: Workspace) -> list[str]:
+    """What a new LoRA run can start from: each LoRA run's final adapter and its complete checkpoints, newest
+    run first, as workspace paths (the Train form's Start-from choices)."""
+    from studio.core.rundir import ADAPTER_DIR
+
+    found = []
+    for info in list_runs(ws):
+        if is_eval(info):
+            continue
+        if (info.path / ADAPTER_DIR / "adapter_config.json").exists():
+            found.append(f"runs/{info.run_id}/{ADAPTER_DIR}")
+        found += [f"runs/{info.run_id}/{c.name}" for c in reversed(checkpoints(info.path))
+                  if (c / "adapter_config.json").exists()]
+    return found

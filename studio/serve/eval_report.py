@@ -74,7 +74,7 @@ def score_rows(res: Results) -> list[list[Any]]:
 
 def better(key: str, difference: float | None) -> bool | None:
     """Whether a difference (tuned - base) is an improvement for this score."""
-    if difference is None or abs(difference) < 1e-12:
+    if difference is None or abs(difference) < 1e-12 or key == "answer_chars":  # longer is neither
         return None
     return (difference < 0) if key in LOWER_BETTER else (difference > 0)
 

@@ -1,4 +1,4 @@
-"""Assembles the five tabs, the language switch and the cross-tab wiring into one Gradio app."""
+"""Assembles the six tabs, the language switch and the cross-tab wiring into one Gradio app."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gradio as gr
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.runs import manage as runs
 from studio.train.demo import demo_model_ready, demo_progress
-from studio.ui import chat_tab, data_tab, export_tab, runs_tab, train_tab
+from studio.ui import chat_tab, data_tab, eval_tab, export_tab, runs_tab, train_tab
 from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.i18n import t
 
@@ -49,10 +49,12 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
                 runs_h = runs_tab.build(ctx)
             with gr.Tab(t("tab.chat", lang), id="chat", elem_id="tab-chat") as tab_chat:
                 chat_h = chat_tab.build(ctx)
+            with gr.Tab(t("tab.eval", lang), id="eval", elem_id="tab-eval") as tab_eval:
+                eval_h = eval_tab.build(ctx)
             with gr.Tab(t("tab.export", lang), id="export", elem_id="tab-export") as tab_export:
                 export_h = export_tab.build(ctx)
         for tab, key in ((tab_data, "tab.data"), (tab_train, "tab.train"), (tab_runs, "tab.runs"),
-                         (tab_chat, "tab.chat"), (tab_export, "tab.export")):
+                         (tab_chat, "tab.chat"), (tab_export, "tab.export"), (tab_eval, "tab.eval")):
             ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
 
         def started(lang: str, preset: str, *values: object):
@@ -76,8 +78,10 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
                           [train.result, train.result_said, *train.form.components, tabs])
         tab_chat.select(chat_h.refresh, [lang_radio, chat_h.run], [chat_h.run])
         tab_export.select(export_h.refresh, [lang_radio, export_h.run], [export_h.run])
+        tab_eval.select(eval_h.refresh, *eval_h.refresh_io)
         tab_train.select(train.refresh, [lang_radio],  # a dataset registered in the Data tab is offered at once
-                         [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"]])
+                         [train.form.widgets["model_name_or_path"], train.form.widgets["dataset"],
+                          train.form.widgets["adapter_name_or_path"]])
 
         demo_timer = gr.Timer(1.0, active=not demo_model_ready(ws))
 

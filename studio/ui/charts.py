@@ -87,3 +87,34 @@ def compare_figure(metrics_by_run: dict[str, list[dict[str, Any]]], lang: str) -
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+@_serial
+def eval_figure(rows: list[list[Any]], targets: list[str], curve: list[tuple[int, float]], curve_key: str,
+                lang: str) -> Figure:
+    """Scores on 0..100 as bars, one colour per weight set (the base first); beside them, with several
+    checkpoints, the score per training step."""
+    bars = [r for r in rows if r[0] not in ("eval_loss", "perplexity", "answer_chars")]
+    fig = Figure(figsize=(11, 3.8), dpi=90)
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]}) if len(curve) > 1 else [fig.subplots()]
+    ax = axes[0]
+    width = 0.8 / max(1, len(targets))
+    for i, target in enumerate(targets):
+        values = [r[1 + i] if r[1 + i] is not None else 0.0 for r in bars]
+        xs = [n + (i - (len(targets) - 1) / 2) * width for n in range(len(bars))]
+        drawn = ax.bar(xs, values, width, label=target, color="#adb5bd" if target == "base" else COLORS[i % len(COLORS)])
+        ax.bar_label(drawn, fmt="%.1f", fontsize=7, padding=1)
+    ax.set_xticks(range(len(bars)), [r[0] for r in bars], fontsize=8)
+    ax.set_ylim(0, 105)
+    ax.set_title(t("eval.chart_scores", lang))
+    ax.grid(alpha=0.3, axis="y")
+    if targets:
+        ax.legend(fontsize=8, loc="upper right")
+    if len(curve) > 1:
+        steps, values = zip(*curve, strict=True)
+        axes[1].plot(steps, values, marker="o", color="#1f5f99")
+        axes[1].set_title(t("eval.chart_curve", lang, score=curve_key))
+        axes[1].set_xlabel(t("runs.step", lang), fontsize=8)
+        axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -64,6 +64,10 @@ def progress_html(status: dict[str, Any], lang: str) -> str:
 def status_markdown(info: RunInfo, command: str, lang: str) -> str:
     s = info.status
     lines = [f"**{html.escape(info.run_id)}** · {state_label(info.state, lang)}"]
+    if s.get("started_from"):  # the lineage: this run continued an earlier adapter
+        lines.append(t("runs.started_from", lang, adapter=html.escape(str(s["started_from"]))))
+    if s.get("stage") == "eval":
+        lines.append(t("runs.eval_of", lang, run=html.escape(str(s.get("eval_run") or s.get("model") or ""))))
     if s.get("error"):
         error = s["error"]
         if lang == "zh" and s.get("error_key"):

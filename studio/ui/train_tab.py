@@ -94,6 +94,11 @@ def preview(ctx: Ctx, p: Prepared, lang: str) -> str:
     return head + cfgmod.to_yaml(cfg)
 
 
+def start_choices(ctx: Ctx) -> list[Any]:
+    """Start from: a new adapter (empty), or an earlier LoRA run's adapter or checkpoint."""
+    return [(t("train.fresh_adapter", ctx.lang), ""), *runs.start_points(ctx.ws)]
+
+
 def build(ctx: Ctx) -> TrainHandles:
     lang = ctx.lang
     cfg, _ = presets.from_preset(DEFAULT_PRESET)
@@ -102,7 +107,7 @@ def build(ctx: Ctx) -> TrainHandles:
                                       elem_id="train-preset", scale=1), lambda lg: gr.update(label=t("train.preset", lg)))
         why = gr.Markdown(presets.preset_rationale(DEFAULT_PRESET, lang), elem_id="train-preset-why")
     dynamic = {"model_name_or_path": ctx.ws.local_models() or [DEMO_MODEL],
-               "dataset": dataset_choices(ctx.ws.data_dir)}
+               "dataset": dataset_choices(ctx.ws.data_dir), "adapter_name_or_path": start_choices(ctx)}
     titles = {g: t(f"train.group.{g}", lang) for g in GROUPS}
     form = formmod.build(cfg, lang, dynamic, titles)
     for name, comp in form.widgets.items():
@@ -147,7 +152,8 @@ def build(ctx: Ctx) -> TrainHandles:
     @guarded
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
-        return gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir))
+        return (gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir)),
+                gr.update(choices=start_choices(ctx)))
 
     @guarded
     def on_models(lang: str, *values: Any):
@@ -224,7 +230,8 @@ def build(ctx: Ctx) -> TrainHandles:
     for comp in form.components:
         comp.change(on_change, [ctx.lang_input, *form.components], [batch, memory, command], show_progress="hidden")
     ctx.on_models(on_models, [ctx.lang_input, *form.components],
-                  [form.widgets["model_name_or_path"], form.widgets["dataset"], batch, memory, command, template_note])
+                  [form.widgets["model_name_or_path"], form.widgets["dataset"], form.widgets["adapter_name_or_path"],
+                   batch, memory, command, template_note])
     ctx.on_lang(on_change, [ctx.lang_input, *form.components], [batch, memory, command])
     ctx.on_lang(on_template, [ctx.lang_input, *form.components], [template_note])
     ctx.on_lang(lambda lg, name: presets.preset_rationale(name, lg), [ctx.lang_input, preset], [why])
