@@ -23,6 +23,7 @@ PLACEHOLDERS = {"images": IMAGE, "videos": VIDEO, "audios": AUDIO}
 class Where:
     file: str
     row: int
+    answers: bool = True  # False: rows to predict for (evaluation), whose answer may be missing or empty
 
     def fail(self, key: str, **fields: object) -> StudioError:
         return StudioError(key, file=self.file, row=self.row, **fields)
@@ -99,7 +100,7 @@ def _alpaca(row: Row, entry: DatasetEntry, where: Where) -> Conversation:
         response_col = str(cols.get("chosen"))
     else:
         response_col = str(cols["response"])
-        response = _column(row, cols["response"], where, "response", required=True)
+        response = _column(row, cols["response"], where, "response", required=where.answers)
         if isinstance(response, list) and len(response) == 1:  # LLaMA-Factory accepts a one-item list
             response = response[0]
     system = _string(_column(row, cols.get("system"), where, "system"), str(cols.get("system")), where)
@@ -209,10 +210,12 @@ CONVERTERS: dict[str, Callable[[Row, DatasetEntry, Where], Conversation]] = {
 }
 
 
-def to_conversation(row: Row, entry: DatasetEntry, row_number: int, file: str | None = None) -> Conversation:
-    """One row as a Conversation; a row without an assistant answer to learn is refused, naming the row."""
-    where = Where(file or entry.file_name, row_number)
+def to_conversation(row: Row, entry: DatasetEntry, row_number: int, file: str | None = None,
+                    answers: bool = True) -> Conversation:
+    """One row as a Conversation; a row without an assistant answer to learn is refused, naming the row, unless
+    `answers` is off (rows to predict for: their last assistant turn is then empty)."""
+    where = Where(file or entry.file_name, row_number, answers)
     conv = CONVERTERS[entry.formatting](row, entry, where)
-    if conv.kind == "chat" and not conv.turns[-1].content.strip():
+    if answers and conv.kind == "chat" and not conv.turns[-1].content.strip():
         raise where.fail("convert.empty")
     return conv

@@ -48,12 +48,13 @@ def resolve(entry: DatasetEntry, data_dir: Path) -> DatasetEntry:
     return entry.resolved(first.row) if first else entry
 
 
-def converted(entry: DatasetEntry, data_dir: Path) -> Iterator[Converted]:
-    """Every row of the entry's file with its conversation or the reason it cannot be used, lazily."""
+def converted(entry: DatasetEntry, data_dir: Path, answers: bool = True) -> Iterator[Converted]:
+    """Every row of the entry's file with its conversation or the reason it cannot be used, lazily; with
+    `answers` off, rows without an answer are kept (to predict for)."""
     entry = resolve(entry, data_dir)
     for record in iter_records(entry.path(data_dir), entry.file_name):
         try:
-            yield record, to_conversation(record.row, entry, record.number, record.file)
+            yield record, to_conversation(record.row, entry, record.number, record.file, answers)
         except StudioError as err:
             yield record, err
 
@@ -86,18 +87,18 @@ def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Lo
 _SURVEY: dict[tuple[object, ...], StudioError | None] = {}
 
 
-def survey(entry: DatasetEntry, data_dir: Path) -> StudioError | None:
+def survey(entry: DatasetEntry, data_dir: Path, answers: bool = True) -> StudioError | None:
     """Before a launch: the reason nothing of this dataset would survive conversion, or None when rows do.
 
     Reads the whole file once per (entry, file size, mtime) in this process; later calls are free.
     """
     path = entry.path(data_dir)
     stat = path.stat()
-    key = (entry.name, json.dumps(entry.raw, sort_keys=True), str(path), stat.st_size, stat.st_mtime_ns)
+    key = (entry.name, json.dumps(entry.raw, sort_keys=True), str(path), stat.st_size, stat.st_mtime_ns, answers)
     if key not in _SURVEY:
         total, problems = 0, []
         try:
-            for _, result in converted(entry, data_dir):
+            for _, result in converted(entry, data_dir, answers):
                 total += 1
                 if not isinstance(result, StudioError):
                     problems = []

@@ -74,7 +74,7 @@ def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, medi
     entry = entry_for(ws.registry_file, cfg.dataset)
     cap = entry.raw.get("num_samples")
     found: dict[str, tuple[dict[str, Any], Conversation]] = {}
-    for record, result in islice(converted(entry, ws.data_dir), cap if isinstance(cap, int) and cap > 0 else None):
+    for record, result in islice(converted(entry, ws.data_dir, answers=False), cap if isinstance(cap, int) and cap > 0 else None):
         if isinstance(result, Conversation):
             found[f"{record.file} row {record.number}"] = (record.row, result)
     if cfg.eval_dataset:

@@ -52,7 +52,7 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
                                                                           "file": entry.file_name}))
         elif entry.ranking:
             issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
-        elif (err := survey(entry, ws.data_dir)) is not None:  # nothing would survive conversion
+        elif (err := survey(entry, ws.data_dir, cfg.stage != "eval")) is not None:  # nothing would survive
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
         else:
             issues += _check_media(cfg, ws, entry.media_columns()) + _check_images(cfg, ws, entry.media_columns())
