@@ -237,15 +237,13 @@ class RunConfig:
     max_samples: int = knob(100, group=EVAL_GROUP, ge=0, le=10_000_000,
         en=("Row limit", "Evaluate at most this many rows (the first ones); 0 = all."),
         zh=("样本上限", "最多评估这么多条样本（取前面的）；0 表示全部。"))
-    max_new_tokens: int = knob(128, group=EVAL_GROUP, ge=1, le=8192,
-        en=("Max new tokens", "Longest answer generated per row."),
-        zh=("最大生成 token 数", "每条样本最多生成的 token 数。"))
+    max_new_tokens: int = knob(128, group=EVAL_GROUP, ge=1, le=8192, en=("Max new tokens", "Longest answer generated "
+        "per row."), zh=("最大生成 token 数", "每条样本最多生成的 token 数。"))
     temperature: float = knob(0.0, group=EVAL_GROUP, ge=0.0, le=2.0,
         en=("Temperature", "0 = greedy decoding: the same answers every time (the fair comparison)."),
         zh=("温度", "0 表示贪心解码：每次答案相同（比较才公平）。"))
-    top_p: float = knob(1.0, group=EVAL_GROUP, ge=0.01, le=1.0,
-        en=("Top-p", "With temperature > 0: sample among the most likely tokens that make up this share."),
-        zh=("Top-p", "温度大于 0 时：只在累计概率达到该比例的最可能 token 中采样。"))
+    top_p: float = knob(1.0, group=EVAL_GROUP, ge=0.01, le=1.0, en=("Top-p", "With temperature > 0: sample among the "
+        "most likely tokens that make up this share."), zh=("Top-p", "温度大于 0 时：只在累计概率达到该比例的最可能 token 中采样。"))
     per_device_eval_batch_size: int = knob(8, group=EVAL_GROUP, ge=1, le=4096,
         en=("Eval batch size", "Rows generated together (sorted by prompt length, left-padded)."),
         zh=("评估批大小", "一起生成的样本数（按提示长度排序，左侧填充）。"))

@@ -1,6 +1,6 @@
 """Evaluate tab: start an eval job (a run's weights, or a model folder with an adapter, on held-out rows or a
 dataset), follow it, and read its results: scores base vs tuned with the difference, the chart, and the rows
-side by side, sortable by where the tuning helped or hurt. The work is studio.serve.evaluate's, in a subprocess."""
+side by side, sortable by where the tuning helped or hurt. The work is studio.serve.evaluate's, in a worker process."""
 
 from __future__ import annotations
 
