@@ -43,6 +43,12 @@ def _form(**changes: object) -> list[object]:
     return values_of(cfg)
 
 
+def _evaluate(source: str = "run", run: str | None = None, weights: list[str] | None = None, on: str = "",
+              limit: int = 10, model: str = "", adapter: str = "", sql: str = "") -> list[object]:
+    """The Evaluate tab's Start, in its argument order."""
+    return [source, run, weights or [], True, on, limit, 64, 8, 0.0, 1.0, sql, 5.0, model, adapter, "chatml"]
+
+
 CHAT = ["run", None, None, "", "", "chatml", "transformers"]  # source, run, weights, model, adapter, template, backend
 CASES = [
     ("/detect", ["../../../etc/passwd"], "must be inside the data folder"),
@@ -70,6 +76,15 @@ CASES = [
     ("/train_start", ["demo", *_form(learning_rate=-1.0)], "learning_rate"),
     ("/train_start", ["demo", *_form(per_device_train_batch_size=0)], "per_device_train_batch_size"),
     ("/train_start", ["demo", *_form(cache_dir="/tmp/elsewhere")], "cache_dir"),
+    ("/train_start", ["demo", *_form(adapter_name_or_path="/etc")], "a model must be a folder under models/"),
+    ("/eval_start", _evaluate(run="../escape"), "not in the list of choices"),  # lists are this session's own
+    ("/eval_start", _evaluate(run=None, weights=["final; rm -rf /"]), "not in the list of choices"),
+    ("/eval_start", _evaluate(run=None), "choose a dataset to evaluate on"),
+    ("/eval_start", _evaluate(source="model", model="/etc"), "a model must be a folder under"),
+    ("/eval_start", _evaluate(source="model", model="models/demo-tiny", adapter="/tmp"),
+     "a model must be a folder under"),
+    ("/eval_start", _evaluate(source="model", model="models/demo-tiny", sql="/etc"), "outside the workspace"),
+    ("/eval_start", _evaluate(source="model", model="models/demo-tiny", limit=-5), "max_samples"),
 ]
 
 
