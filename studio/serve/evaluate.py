@@ -149,9 +149,17 @@ def losses(model: Any, batch: list[Row], pad: int, images: Any) -> list[tuple[fl
     labels = padded.pop("labels")
     if images is not None:
         padded |= images(rows, padded["input_ids"])
+    # logits only from the position before the first answer token on: a real vocabulary is 150k wide, and the
+    # prompt's positions would be most of a batch's logits
+    first = int((labels != IGNORE).int().argmax(1).min())
+    keep = labels.shape[1] - first + 1
     with torch.inference_mode():
-        logits = model(**{k: v.to(model.device) for k, v in padded.items()}).logits.float()
-    targets = labels[:, 1:].to(logits.device)
+        inputs = {k: v.to(model.device) for k, v in padded.items()}
+        try:
+            logits = model(**inputs, logits_to_keep=keep).logits.float()
+        except TypeError:  # a model without logits_to_keep: all positions, cut here
+            logits = model(**inputs).logits[:, -keep:].float()
+    targets = labels[:, labels.shape[1] - keep + 1:].to(logits.device)
     nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE,
                                             reduction="none")
     keep = targets != IGNORE
@@ -242,13 +250,21 @@ def evaluate(run_dir: Path, resume: str | None) -> str:
                                                     image_pixels=(cfg.image_max_pixels, cfg.image_min_pixels)),
                              tokenizer)
         say(f"{w.name}: {len(pending)} rows")
-        t0, tokens = time.perf_counter(), 0
-        for start in range(0, len(pending), cfg.per_device_eval_batch_size):
-            batch = pending[start:start + cfg.per_device_eval_batch_size]
+        t0, tokens, size = time.perf_counter(), 0, cfg.per_device_eval_batch_size
+        # the references' loss in batches of similar full length (little padding), before any answer is made
+        by_length = sorted((r for r in pending if r.full is not None), key=lambda r: len(r.full.input_ids))
+        nll: dict[int, tuple[float, int] | None] = {}
+        for start in range(0, len(by_length), size):
+            batch = by_length[start:start + size]
+            nll |= {r.index: v for r, v in zip(batch, losses(model, batch, tokenizer.pad_token_id, images),
+                                                strict=True)}
+        t_loss = time.perf_counter() - t0
+        for start in range(0, len(pending), size):
+            batch = pending[start:start + size]
             answers = generate(model, tokenizer, batch, cfg, stops, images)
-            nll = losses(model, batch, tokenizer.pad_token_id, images)
             with open(run_dir / PREDICTIONS_FILE, "a", encoding="utf-8") as fh:
-                for row, (text, n), loss in zip(batch, answers, nll, strict=True):
+                for row, (text, n) in zip(batch, answers, strict=True):
+                    loss = nll.get(row.index)
                     asked = row.prompt.turns[-1].content if row.prompt.turns else ""
                     line = {"target": w.name, "index": row.index, "source": row.source, "prompt": asked,
                             "label": row.answer, "predict": text, "tokens": n,
@@ -263,10 +279,12 @@ def evaluate(run_dir: Path, resume: str | None) -> str:
             update_status(run_dir, step=len(seen), max_steps=total,
                           eta_s=round(elapsed / made * (total - len(seen)), 1), eval_target=w.name)
         spent = time.perf_counter() - t0
+        making = spent - t_loss
         speed[w.name] = {"seconds": round(spent, 2), "predictions_per_s": round(len(pending) / spent, 3),
-                         "tokens_per_s": round(tokens / spent, 1)}
+                         "tokens_per_s": round(tokens / spent, 1), "loss_seconds": round(t_loss, 2),
+                         "generate_predictions_per_s": round(len(pending) / making, 3)}
         say(f"{w.name}: {len(pending)} answers in {spent:.1f} s ({len(pending) / spent:.2f} rows/s, "
-            f"{tokens / spent:.0f} generated tokens/s)")
+            f"{tokens / spent:.0f} generated tokens/s; of which the references' loss {t_loss:.1f} s)")
     write_results(run_dir, cfg, rows, plan, offer, what, speed, tokenizer)
     return "finished"
 
