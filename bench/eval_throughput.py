@@ -5,9 +5,10 @@
 The ~27M-parameter Llama of train_throughput.py (the demo tokenizer, random weights: speed does not depend on what
 the weights know; greedy answers run to max_new_tokens unless an end token comes), alpaca-shaped rows of varied
 prompt lengths, cutoff 512, greedy, the same batch size. Ours is a real `python -m studio eval` job (a worker
-process); its figure is its own generation time from eval.log. LLaMA-Factory's is predict_runtime from its
-predict_results.json. Both include a loss forward pass per batch (Seq2SeqTrainer computes one when labels are
-present). Predictions/s, generated tokens/s (LLaMA-Factory's counted by tokenizing its predictions), the peak RSS
+process); its figure is the job's own time from eval.log: the references' loss pass plus generation, and
+generation alone beside it. LLaMA-Factory's is predict_runtime from its predict_results.json (its do_predict
+generates only: it drops the labels before the prediction step, so it computes no loss). Predictions/s,
+generated tokens/s (LLaMA-Factory's counted by tokenizing its predictions), the peak RSS
 of each process. Best of --rounds, alternating. Figures, not pass/fail.
 """
 
@@ -44,8 +45,8 @@ run_exp(dict(model_name_or_path=model, stage="sft", do_predict=True, predict_wit
 '''
 
 
-def ours(ws: Workspace, rows: int, batch: int, new: int, name: str) -> tuple[float, float, float]:
-    """(predictions/s, generated tokens/s, worker peak RSS MiB) of one eval job."""
+def ours(ws: Workspace, rows: int, batch: int, new: int, name: str) -> tuple[float, float, float, float]:
+    """(predictions/s, generated tokens/s, worker peak RSS MiB, predictions/s of generation alone) of one job."""
     shutil.rmtree(ws.runs_dir / name, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "eval", "--model",
                     "models/bench-27m", "--template", "chatml", "--dataset", "bench_eval", "--max-samples", str(rows),
@@ -54,10 +55,10 @@ def ours(ws: Workspace, rows: int, batch: int, new: int, name: str) -> tuple[flo
     job = ws.runs_dir / name
     speed = json.loads((job / "scores.json").read_text())["scores"]["base"]["speed"]
     rss = float(json.loads((job / "status.json").read_text())["peak_rss_mb"])
-    return speed["predictions_per_s"], speed["tokens_per_s"], rss
+    return speed["predictions_per_s"], speed["tokens_per_s"], rss, speed["generate_predictions_per_s"]
 
 
-def llamafactory(python: str, ws: Workspace, rows: int, batch: int, new: int) -> tuple[float, float, float]:
+def llamafactory(python: str, ws: Workspace, rows: int, batch: int, new: int) -> tuple[float, float, float, float]:
     from transformers import AutoTokenizer
 
     out = Path(tempfile.mkdtemp())
@@ -75,12 +76,12 @@ def llamafactory(python: str, ws: Workspace, rows: int, batch: int, new: int) ->
     results = out / "run" / "predict_results.json"
     if not results.exists():
         print(done.stderr[-3000:])
-        return 0.0, 0.0, rss
+        return 0.0, 0.0, rss, 0.0
     seconds = json.loads(results.read_text())["predict_runtime"]
     tok = AutoTokenizer.from_pretrained(ws.root / "models" / "bench-27m")
     predictions = [json.loads(line)["predict"] for line in (out / "run" / "generated_predictions.jsonl").open()]
     tokens = sum(min(new, len(tok(p, add_special_tokens=False)["input_ids"]) + 1) for p in predictions)
-    return len(predictions) / seconds, tokens / seconds, rss
+    return len(predictions) / seconds, tokens / seconds, rss, len(predictions) / seconds  # it computes no loss
 
 
 def main() -> None:
@@ -98,7 +99,7 @@ def main() -> None:
     register(ws.registry_file, "bench_eval", {"file_name": "bench_eval.json"})
     print(f"{args.rows} rows, batch {args.batch}, max_new_tokens {args.new_tokens}, greedy, cutoff 512")
     names = (["LLaMA-Factory do_predict"] if args.lf_python else []) + ["ours (studio eval)"]
-    best: dict[str, tuple[float, float, float]] = {}
+    best: dict[str, tuple[float, float, float, float]] = {}
     for round_ in range(args.rounds):
         order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
@@ -107,14 +108,15 @@ def main() -> None:
             else:
                 got = ours(ws, args.rows, args.batch, args.new_tokens, f"bench-{round_}")
             print(f"  round {round_ + 1}: {name:28s} {got[0]:7.2f} predictions/s {got[1]:8.1f} tokens/s "
-                  f"peak RSS {got[2]:.0f} MiB", flush=True)
+                  f"peak RSS {got[2]:.0f} MiB; generation alone {got[3]:.2f} predictions/s", flush=True)
             if name not in best or got[0] > best[name][0]:
-                best[name] = (got[0], got[1], max(got[2], best.get(name, (0, 0, 0))[2]))
+                best[name] = (got[0], got[1], max(got[2], best.get(name, (0, 0, 0, 0))[2]), got[3])
     first = best[names[0]]
-    print(f"\n{'':28s} {'pred/s':>8s} {'tok/s':>8s} {'peak RSS':>9s} {'x first':>8s}")
+    print(f"\n{'':28s} {'pred/s':>8s} {'tok/s':>8s} {'peak RSS':>9s} {'x first':>8s} {'generation alone':>17s}")
     for name in names:
-        p, tps, rss = best[name]
-        print(f"{name:28s} {p:8.2f} {tps:8.1f} {rss:7.0f}Mi {p / first[0] if first[0] else 0:8.2f}")
+        p, tps, rss, gen = best[name]
+        print(f"{name:28s} {p:8.2f} {tps:8.1f} {rss:7.0f}Mi {p / first[0] if first[0] else 0:8.2f} "
+              f"{gen:8.2f} pred/s {gen / first[3] if first[3] else 0:5.2f}x")
     sys.path.insert(0, str(ROOT / "bench"))
     from chart import bars
 
