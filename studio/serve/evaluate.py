@@ -30,7 +30,7 @@ from studio.core.rundir import (
 )
 from studio.core.workspace import Workspace
 from studio.encode.encoder import IGNORE, Options
-from studio.model.load import model_path, say
+from studio.model.load import load_tokenizer, model_path, say
 from studio.runs import evalplan
 from studio.serve import scores as sc
 from studio.serve import sqlmatch
@@ -194,8 +194,6 @@ def _rewrite_complete(run_dir: Path, done: list[dict[str, Any]]) -> None:
 
 
 def evaluate(run_dir: Path, resume: str | None) -> str:
-    from transformers import AutoTokenizer
-
     from studio.core import hf
     from studio.encode.cache import media_for
     from studio.model.info import check_remote_code
@@ -216,9 +214,7 @@ def evaluate(run_dir: Path, resume: str | None) -> str:
     plan = weights(cfg, ws)
     base = model_path(cfg, ws)
     trust = check_remote_code(base, cfg.trust_remote_code)
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(cfg, ws)  # as training loaded it: the same ids, so the same held-out rows
     template = make_template(cfg.template, tokenizer)
     media = media_for(ws.registry_file, Path(base), Options.of(cfg))
     rows, what = load_rows(cfg, ws, tokenizer, template, media)
