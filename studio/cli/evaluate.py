@@ -107,14 +107,15 @@ def show(ws: Workspace, job: str, args: argparse.Namespace) -> int:
     widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
-    for step, value in eval_report.checkpoint_curve(res):
-        print(f"step {step}: {eval_report.ROW_SCORE} {value:.2f}")
+    curve = eval_report.checkpoint_curve(res)
+    if len(curve) > 1:
+        print(f"{eval_report.ROW_SCORE} per checkpoint: " + ", ".join(f"step {s} {v:.2f}" for s, v in curve))
     if args.rows <= 0:
         return 0
     shown, count, _ = eval_report.page_rows(eval_report.compared(res), args.sort, "", 1, args.rows)
     print(f"\n{count} rows, {args.sort} first:")
     for r in shown:
-        print(f"#{r.index} {r.source}  {eval_report.ROW_SCORE} base {_fmt(r.base_score)} tuned "
+        print(f"#{r.index + 1} {r.source}  {eval_report.ROW_SCORE} base {_fmt(r.base_score)} tuned "
               f"{_fmt(r.tuned_score)}\n  prompt: {r.prompt[:100]!r}\n  reference: {(r.label or '')[:100]!r}\n"
               f"  base: {(r.base or '')[:100]!r}\n  tuned: {(r.tuned or '')[:100]!r}")
     return 0

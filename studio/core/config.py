@@ -49,9 +49,9 @@ class RunConfig:
     adapter_name_or_path: str = knob("", group="model",
         en=("Start from", "Continue from an earlier LoRA result instead of a fresh adapter: a run's adapter folder "
             "(runs/<id>/adapter) or one of its checkpoints (runs/<id>/checkpoint-N), trained on this same base "
-            "model. Empty = a new adapter. With stage eval: the adapter evaluated on the model above."),
+            "model. Empty = a new adapter."),
         zh=("起点", "从以前的 LoRA 结果继续训练，而不是新建适配器：某次运行的适配器文件夹（runs/<id>/adapter）或其检查点"
-            "（runs/<id>/checkpoint-N），须在同一个底座模型上训练。留空表示新建适配器。评估时：在上面的模型上评估的适配器。"))
+            "（runs/<id>/checkpoint-N），须在同一个底座模型上训练。留空表示新建适配器。"))
     # data
     dataset: str = knob("demo_identity", group="data",
         en=("Dataset", "A dataset registered in the workspace's data/dataset_info.json."),
@@ -223,9 +223,9 @@ class RunConfig:
             "used); empty = the model and Start-from adapter given directly."),
         zh=("被评估的运行", "评估哪次运行的权重（沿用它的底座模型、模板和数据设置）；留空则评估直接给出的模型和起点适配器。"))
     eval_weights: str = knob("final", group=EVAL_GROUP,
-        en=("Weights", "Comma-separated: final and/or checkpoint-N of the run. Several give a score per "
-            "checkpoint, to pick the best one."),
-        zh=("权重", "用逗号分隔：运行的 final 和/或 checkpoint-N。选多个会得到每个检查点的分数，便于挑出最好的。"))
+        en=("Weights", "The run's final weights and/or its checkpoint-N (comma-separated in YAML). Several give a "
+            "score per checkpoint, to pick the best one."),
+        zh=("权重", "运行的 final 和/或 checkpoint-N（YAML 中用逗号分隔）。选多个会得到每个检查点的分数，便于挑出最好的。"))
     eval_base: bool = knob(True, group=EVAL_GROUP,
         en=("Also the base model", "Evaluate the untuned base model on the same rows and settings: the scores side "
             "by side, with the difference."),

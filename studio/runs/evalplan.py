@@ -29,8 +29,11 @@ def weight_names(cfg: RunConfig) -> list[str]:
 
 
 def targets(cfg: RunConfig) -> list[str]:
-    """The weights evaluated, in order: the base model first (when asked), then the run's weights or the adapter."""
-    tuned = weight_names(cfg) if cfg.eval_run else ([TUNED] if cfg.adapter_name_or_path else [])
+    """The weights evaluated, in order: the base model first (when asked), then the run's final weights, then its
+    checkpoints by step (each once)."""
+    tuned = sorted(set(weight_names(cfg)), key=lambda n: (n != FINAL, int(n.split("-")[-1]) if n[-1:].isdigit()
+                                                        else 0)) if cfg.eval_run else (
+        [TUNED] if cfg.adapter_name_or_path else [])
     return ([BASE] if cfg.eval_base or not tuned else []) + tuned
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.messages import render
 from studio.core.workspace import Workspace
 from studio.data.conversation import Conversation
 from studio.data.load import converted, entry_for
@@ -47,7 +48,7 @@ def _held_out(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> list[str]:
     return list(held["source"])
 
 
-def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, media: Any) -> tuple[list[Row], str]:
+def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, media: Any) -> tuple[list[Row], Said]:
     """The rows evaluated, in dataset order, and a line saying which they are."""
     entry = entry_for(ws.registry_file, cfg.dataset)
     cap = entry.raw.get("num_samples")
@@ -56,13 +57,15 @@ def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, medi
         if isinstance(result, Conversation):
             found[f"{record.file} row {record.number}"] = (record.row, result)
     if cfg.eval_dataset:
-        sources, what = list(found), f"dataset {cfg.dataset}"
+        sources, key = list(found), "eval.about_dataset"
+        fields: dict[str, Any] = {"dataset": cfg.dataset, "rows": len(sources)}
     else:
-        sources = _held_out(cfg, ws, tokenizer)
-        what = f"the {len(sources)} rows run {cfg.eval_run} held out (val_size {cfg.val_size}, seed {cfg.seed})"
+        sources, key = _held_out(cfg, ws, tokenizer), "eval.about_heldout"
+        fields = {"rows": len(sources), "run": cfg.eval_run, "val_size": cfg.val_size, "seed": cfg.seed}
     if cfg.max_samples and len(sources) > cfg.max_samples:
-        what = f"the first {cfg.max_samples} of {what}"
+        key, fields["limit"] = f"{key}_first", cfg.max_samples
         sources = sources[:cfg.max_samples]
+    what = Said(key, fields)
     scoring = Encoder(template, tokenizer, dataclasses.replace(Options.of(cfg), mask_history=True,
                                                                train_on_prompt=False), media)
     prompting = Encoder(template, tokenizer, dataclasses.replace(Options.of(cfg), cutoff_len=1 << 30), media)
@@ -94,24 +97,36 @@ def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, medi
 
 # what is scored --------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Said:
+    """A sentence kept as its message key and fields: the page shows it in its own language."""
+    key: str
+    fields: dict[str, Any]
+
+    def text(self, lang: str = "en") -> str:
+        return render(self.key, lang, **self.fields)
+
+    def stored(self, prefix: str) -> dict[str, Any]:
+        return {prefix: self.text(), f"{prefix}_key": self.key, f"{prefix}_fields": self.fields}
+
+
 def offered(cfg: RunConfig, ws: Workspace, rows: list[Row]) -> dict[str, dict[str, Any]]:
     """Which scores this data gets, each with the reason (or the reason it does not)."""
     with_answer = [r for r in rows if r.reference is not None]
-    out: dict[str, dict[str, Any]] = {
-        "text": {"on": bool(with_answer), "rows": len(with_answer),
-                 "why": f"{len(with_answer)} of {len(rows)} rows have a reference answer" if with_answer
-                 else "no row has a reference answer: only predictions are made, nothing is scored"}}
+    text = (Said("eval.why_text", {"n": len(with_answer), "total": len(rows)}) if with_answer
+            else Said("eval.why_no_text", {}))
+    out: dict[str, dict[str, Any]] = {"text": {"on": bool(with_answer), "rows": len(with_answer), **text.stored("why")}}
     json_rows = sum(sc.is_json_answer(r.answer or "") for r in with_answer)
     out["json"] = {"on": bool(with_answer) and json_rows * 2 >= len(with_answer), "rows": json_rows,
-                   "why": f"{json_rows} of {len(with_answer)} reference answers are JSON"}
+                   **Said("eval.why_json", {"n": json_rows, "total": len(with_answer)}).stored("why")}
     sql_rows = sum(bool(str(r.raw.get("db_id") or "").strip()) for r in with_answer)
     if not sql_rows:
-        why, on = "no row carries a db_id", False
+        why, on = Said("eval.why_no_db", {}), False
     elif not cfg.sql_db_dir:
-        why, on = f"{sql_rows} rows carry a db_id; set sql_db_dir (a folder of <db_id>/<db_id>.sqlite) to run them", False
+        why, on = Said("eval.why_sql_off", {"n": sql_rows}), False
     else:
-        why, on = f"{sql_rows} rows carry a db_id; their SQL runs read-only against {cfg.sql_db_dir}", True
-    out["sql"] = {"on": on, "rows": sql_rows, "why": why}
+        why, on = Said("eval.why_sql", {"n": sql_rows, "folder": cfg.sql_db_dir}), True
+    out["sql"] = {"on": on, "rows": sql_rows, **why.stored("why")}
     if on:
         out["sql"]["folder"] = str(ws.confine(cfg.sql_db_dir))
     return out

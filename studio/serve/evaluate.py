@@ -34,7 +34,7 @@ from studio.model.load import load_tokenizer, model_path, say
 from studio.runs import evalplan
 from studio.serve import scores as sc
 from studio.serve import sqlmatch
-from studio.serve.eval_rows import Row, load_rows, offered, row_scores
+from studio.serve.eval_rows import Row, Said, load_rows, offered, row_scores
 from studio.serve.targets import ChatTarget, model_target, run_target
 
 LF_PREDICTIONS = "generated_predictions.jsonl"
@@ -221,7 +221,7 @@ def evaluate(run_dir: Path, resume: str | None) -> str:
     if not rows:
         raise StudioError("eval.no_rows", dataset=cfg.dataset)
     offer = offered(cfg, ws, rows)
-    say(f"evaluating {', '.join(w.name for w in plan)} on {what}: {len(rows)} rows, batch "
+    say(f"evaluating {', '.join(w.name for w in plan)} on: {what.text()}; batch "
         f"{cfg.per_device_eval_batch_size}, max_new_tokens {cfg.max_new_tokens}, "
         f"{'greedy' if cfg.temperature == 0 else f'temperature {cfg.temperature}'}")
     for key, o in offer.items():
@@ -307,7 +307,7 @@ def summarise(lines: list[dict[str, Any]], offer: dict[str, dict[str, Any]]) -> 
 
 
 def write_results(run_dir: Path, cfg: RunConfig, rows: list[Row], plan: list[Weights],
-                  offer: dict[str, dict[str, Any]], what: str, speed: dict[str, dict[str, float]],
+                  offer: dict[str, dict[str, Any]], what: Said, speed: dict[str, dict[str, float]],
                   tokenizer: Any) -> None:
     lines = read_predictions(run_dir)
     by_target: dict[str, dict[int, dict[str, Any]]] = {}
@@ -317,7 +317,7 @@ def write_results(run_dir: Path, cfg: RunConfig, rows: list[Row], plan: list[Wei
     for name, s in speed.items():
         results[name]["speed"] = s
     write_json_atomic(run_dir / SCORES_FILE, {
-        "rows": len(rows), "about": what, "dataset": cfg.dataset, "held_out": not cfg.eval_dataset,
+        "rows": len(rows), **what.stored("about"), "dataset": cfg.dataset, "held_out": not cfg.eval_dataset,
         "targets": [w.name for w in plan], "steps": {w.name: w.step for w in plan if w.step is not None},
         "offered": offer, "scores": results, "prompts_cut": sum(r.cut for r in rows),
         "settings": {k: getattr(cfg, k) for k in ("max_new_tokens", "temperature", "top_p",

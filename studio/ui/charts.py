@@ -103,17 +103,19 @@ def eval_figure(rows: list[list[Any]], targets: list[str], curve: list[tuple[int
         values = [r[1 + i] if r[1 + i] is not None else 0.0 for r in bars]
         xs = [n + (i - (len(targets) - 1) / 2) * width for n in range(len(bars))]
         drawn = ax.bar(xs, values, width, label=target, color="#adb5bd" if target == "base" else COLORS[i % len(COLORS)])
-        ax.bar_label(drawn, fmt="%.1f", fontsize=7, padding=1)
+        if len(targets) <= 3:  # more bars than that: the labels would overlap
+            ax.bar_label(drawn, fmt="%.1f", fontsize=7, padding=1)
     ax.set_xticks(range(len(bars)), [r[0] for r in bars], fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_title(t("eval.chart_scores", lang))
     ax.grid(alpha=0.3, axis="y")
     if targets:
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     if len(curve) > 1:
         steps, values = zip(*curve, strict=True)
         axes[1].plot(steps, values, marker="o", color="#1f5f99")
         axes[1].set_title(t("eval.chart_curve", lang, score=curve_key))
+        axes[1].set_ylim(0, 100)
         axes[1].set_xlabel(t("runs.step", lang), fontsize=8)
         axes[1].grid(alpha=0.3)
     fig.tight_layout()

@@ -55,7 +55,8 @@ def progress_html(status: dict[str, Any], lang: str) -> str:
     step, total = int(status.get("step") or 0), int(status.get("max_steps") or 0)
     pct = 100 if status.get("state") == "finished" else (int(100 * step / total) if total else 0)
     eta = duration(status.get("eta_s")) if status.get("state") == "running" else "–"
-    text = t("runs.progress", lang, step=step, total=total or "?", pct=pct, eta=eta)
+    kind = "runs.progress_eval" if status.get("stage") == "eval" else "runs.progress"  # an eval job counts answers
+    text = t(kind, lang, step=step, total=total or "?", pct=pct, eta=eta)
     return (f'<div class="studio-progress" data-state="{html.escape(str(status.get("state")))}">'
             f'<div class="studio-progress-bar" style="width:{pct}%"></div>'
             f'<span class="studio-progress-text">{html.escape(text)}</span></div>')

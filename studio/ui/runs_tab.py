@@ -106,7 +106,8 @@ def build(ctx: Ctx) -> RunsHandles:
         seen = runs.details(info)
         ranked = seen.worst
         key = f"{chosen}|{seen.stamp}|{len(ranked)}|{log}|{lang}"  # the worst rows arrive after the last metric
-        figure = gr.update() if key == shown else _charts().run_figure(seen.metrics, lang, log)
+        figure = gr.update() if key == shown else (None if runs.is_eval(info)  # its results: the Evaluate tab
+                                                   else _charts().run_figure(seen.metrics, lang, log))
         worst_note = t("runs.worst_none", lang) if not ranked else t("runs.ranked", lang, n=ranked[0]["ranked_of"])
         can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),

@@ -33,7 +33,7 @@ def test_evaluate_compare_sort(trained: str, studio: StudioPage) -> None:
     studio.expect_text("eval-message", "started", timeout=30_000)
     studio.expect_text("eval-scores", "exact match", timeout=120_000)
     scores = studio.text("eval-scores")
-    assert "base" in scores and "final" in scores and "▲" in scores, scores  # tuned beats base somewhere
+    assert "base" in scores and "final" in scores and "(better)" in scores, scores  # tuned beats base
     studio.expect_text("eval-offered", "21 of 21 rows have a reference answer")
     expect(studio.page.locator("#eval-chart img")).to_be_visible(timeout=15_000)  # matplotlib, drawn on the server
     studio.shot("1-scores")
@@ -51,9 +51,13 @@ def test_evaluate_compare_sort(trained: str, studio: StudioPage) -> None:
     studio.tab("Runs")
     studio.expect_text("runs-table", "eval-ident", timeout=15_000)
 
-    # a model folder with nothing to evaluate on: the sentence, no job
+    # a model folder offers registered datasets only (it has no held-out rows); a folder outside: the sentence
     studio.tab("Evaluate")
     studio.page.locator("#eval-source").get_by_text("a model folder").click()
+    expect(studio.page.locator("#eval-dataset input")).to_have_value("demo_identity", timeout=15_000)
+    studio.pick("eval-model", "models/demo-tiny")
+    studio.page.locator("#eval-settings").click()
+    studio.page.locator("#eval-sql-dir textarea, #eval-sql-dir input").first.fill("/etc")
     studio.page.locator("#eval-start").click()
-    studio.expect_text("eval-message", "choose a dataset to evaluate on", timeout=15_000)
+    studio.expect_text("eval-message", "outside the workspace", timeout=15_000)
     studio.shot("3-refused")
