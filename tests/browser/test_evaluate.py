@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def trained(ws: Workspace, tmp_path: Path) -> str:
     cfg = tmp_path / "ident.yaml"
-    cfg.write_text("run_name: ident\nworst_rows: 0\n", encoding="utf-8")
+    cfg.write_text("run_name: ident\nmax_steps: 240\nworst_rows: 0\n", encoding="utf-8")  # half the demo: enough
     done = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo")
     assert done.returncode == 0, done.stderr[-2000:]
     return "ident"
