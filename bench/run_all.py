@@ -33,6 +33,7 @@ def main() -> None:
         ("preprocess", ["--rows", "10000" if quick else "50000", *lf]),
         ("train_throughput", ["--steps", "20" if quick else "40", "--rounds", "1" if quick else "2", *lf]),
         ("chat_latency", []),
+        ("eval_throughput", ["--rows", "32" if quick else "64", "--rounds", "1" if quick else "2", *lf]),
         ("live_curve", ["--lines", "4" if quick else "8"]),
     ]
     RESULTS.mkdir(exist_ok=True)
