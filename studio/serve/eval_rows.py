@@ -33,6 +33,7 @@ class Row:
     prompt_ids: list[int]
     full: Encoded | None  # prompt + answer with the answer's labels, for the loss
     cut: bool = False  # the prompt was longer than cutoff_len and lost its start
+    images: tuple[str, ...] = ()  # the prompt's pictures, as paths the worker opens (the encoder vetted them)
 
 
 # rows -------------------------------------------------------------------------------------------------------
@@ -90,8 +91,9 @@ def load_rows(cfg: RunConfig, ws: Workspace, tokenizer: Any, template: Any, medi
                 reference = tokenizer.decode([t for t in encoded.labels if t != IGNORE], skip_special_tokens=True)
             else:
                 reference = conv.turns[-1].content
+        pictures = tuple(str(media.root / p) for p in prompt.images) if media is not None else ()
         rows.append(Row(index, source, prompt, conv.turns[-1].content if has_answer else None, reference, raw, ids,
-                        full, cut))
+                        full, cut, pictures))
     return rows, what
 
 

@@ -123,7 +123,7 @@ def generate(model: Any, tokenizer: Any, batch: list[Row], cfg: RunConfig, stops
     else:
         kwargs |= {"temperature": None, "top_p": None, "top_k": None}
     if images is not None:
-        kwargs |= images([{"images": list(r.prompt.images), "image_grid_thw": None} for r in batch], ids)
+        kwargs |= images([{"images": list(r.images), "image_grid_thw": None} for r in batch], ids)
     kwargs = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in kwargs.items()}
     with torch.inference_mode():
         out = model.generate(**kwargs)[:, width:].tolist()

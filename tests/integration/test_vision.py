@@ -64,6 +64,12 @@ def test_demo_vision_preset_learns_to_name_colours_it_sees(vision_ws: Workspace,
     assert named("base", None) <= 8  # the base can see but was never taught the names
     assert named("tuned", blank) <= 8  # the answer comes from the picture, not from the question
 
+    # the Evaluate job on the run's held-out pictures: the batches carry their pixels; tuned beats base
+    done = cli("--workspace", str(ws.root), "eval", "--run", "colours", "--max-new-tokens", "12", "--name", "seen")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    scores = json.loads((ws.runs_dir / "seen" / "scores.json").read_text())["scores"]
+    assert scores["final"]["exact_match"] >= 60 > scores["base"]["exact_match"], scores
+
     out = tmp_path / "merged"
     exported = cli("--workspace", str(ws.root), "export", "--run", "colours", "--out", str(out), "--merge")
     assert exported.returncode == 0, exported.stderr[-2000:]
