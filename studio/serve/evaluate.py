@@ -47,6 +47,19 @@ class Weights:
     name: str
     target: ChatTarget | None  # None: the base model alone
     step: int | None = None  # a checkpoint's training step
+    same_as: str | None = None  # byte-identical weights evaluated under this name (final = the last checkpoint)
+
+
+def _fingerprint(target: ChatTarget | None) -> str | None:
+    """An adapter's weights file hashed (small); None for anything else, which is never taken as a copy."""
+    import hashlib
+
+    if target is None or target.adapter is None:
+        return None
+    try:
+        return hashlib.sha256((target.adapter / "adapter_model.safetensors").read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def weights(cfg: RunConfig, ws: Workspace) -> list[Weights]:
@@ -61,6 +74,11 @@ def weights(cfg: RunConfig, ws: Workspace) -> list[Weights]:
             step = int(name.split("-")[1]) if name.startswith("checkpoint-") else read_status(
                 ws.runs_dir / cfg.eval_run).get("step")  # the final weights: the run's last step
             out.append(Weights(name, run_target(ws, cfg.eval_run, name), step))
+    seen: dict[str, str] = {}
+    for w in out:
+        if (key := _fingerprint(w.target)) is not None:
+            w.same_as = seen.get(key)
+            seen.setdefault(key, w.name)
     return out
 
 
@@ -240,6 +258,14 @@ def evaluate(run_dir: Path, resume: str | None) -> str:
     for w in plan:
         pending = sorted((r for r in rows if (w.name, r.index) not in seen), key=lambda r: len(r.prompt_ids))
         if not pending:
+            continue
+        if w.same_as:  # the same bytes give the same answers: written under this name too, not generated again
+            copies = [d | {"target": w.name} for d in read_predictions(run_dir) if d["target"] == w.same_as
+                      and (w.name, d["index"]) not in seen]
+            with open(run_dir / PREDICTIONS_FILE, "a", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in copies)
+            seen.update((w.name, d["index"]) for d in copies)
+            say(f"{w.name}: the same weights as {w.same_as}; its {len(copies)} answers are {w.same_as}'s")
             continue
         model = models.use(w)
         images = _image_step(w.target or ChatTarget(base, None, cfg.template, base,

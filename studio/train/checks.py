@@ -163,6 +163,8 @@ def check_start(cfg: RunConfig, ws: Workspace) -> list[Issue]:
     from studio.model.load import adapter_path, model_path
 
     folder = Path(adapter_path(cfg, ws))
+    if not folder.is_dir():
+        return [Issue("adapter_name_or_path", "error", "config.start_missing", {"path": cfg.adapter_name_or_path})]
     try:
         check_adapter(folder, model_path(cfg, ws))
     except StudioError as err:

@@ -44,8 +44,10 @@ def runs_table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
         s = info.status
         begun = s.get("first_started_at") or s.get("started_at") or s.get("created_at")
         loss, best = losses(info.path)
-        rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""),
-                     s.get("preset", ""), time.strftime("%m-%d %H:%M", time.localtime(begun)) if begun else "",
+        kind = t("runs.eval_kind", lang, run=s.get("eval_run") or s.get("model", "")) if s.get("stage") == "eval" \
+            else s.get("preset", "")
+        rows.append([info.run_id, state_label(info.state, lang), s.get("model", ""), s.get("dataset", ""), kind,
+                     time.strftime("%m-%d %H:%M", time.localtime(begun)) if begun else "",
                      duration(train_time(s, info.state)), "" if loss is None else f"{loss:.4f}",
                      "" if best is None else f"{best:.4f}"])
     return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])

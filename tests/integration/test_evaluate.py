@@ -59,8 +59,10 @@ def _lines(path: Path) -> list[dict]:
 
 def test_heldout_tuned_beats_base(trained: tuple[Workspace, Path]) -> None:
     ws, run = trained
-    code, out, job = _eval(ws, "--run", "ident", "--name", "job-heldout")
+    code, out, job = _eval(ws, "--run", "ident", "--weights", "checkpoint-480,final", "--name", "job-heldout")
     assert code == 0, out
+    log = (job / "eval.log").read_text(encoding="utf-8")
+    assert "checkpoint-480: the same weights as final" in log  # the last checkpoint is the final adapter
     assert "exact_match" in out and "difference" in out  # the table printed at the end
     scores = json.loads((job / "scores.json").read_text(encoding="utf-8"))
     base, final = scores["scores"]["base"], scores["scores"]["final"]
@@ -77,7 +79,8 @@ def test_heldout_tuned_beats_base(trained: tuple[Workspace, Path]) -> None:
     tuned = sorted((d for d in lines if d["target"] == "final"), key=lambda d: d["index"])
     assert [text_scores(d["predict"], row["label"])["bleu-4"] for d, row in zip(tuned, lf, strict=True)] == [
         d["scores"]["bleu-4"] for d in tuned]
-    assert (job / "eval.log").read_text(encoding="utf-8").count("answers in") == 2
+    assert log.count("answers in") == 2 and scores["scores"]["checkpoint-480"]["bleu-4"] == final["bleu-4"]
+    assert scores["targets"] == ["base", "final", "checkpoint-480"] and len(lines) == 63
     assert read_status(job)["state"] == "finished" and read_status(job)["peak_rss_mb"] > 0
     shown = cli("--workspace", str(ws.root), "eval", "--show", "job-heldout", "--sort", "better", "--rows", "3")
     assert shown.returncode == 0 and "tuned" in shown.stdout and "reference" in shown.stdout
@@ -191,6 +194,8 @@ def test_start_from_earlier_adapter(trained: tuple[Workspace, Path]) -> None:
     refused = cli("--workspace", str(ws.root), "validate", str(_yaml(ws, "finetuning_type: full\n"
                                                                           "adapter_name_or_path: runs/ident/adapter\n")))
     assert refused.returncode == 2 and "continues a LoRA run" in refused.stderr
+    missing = cli("--workspace", str(ws.root), "validate", str(_yaml(ws, "adapter_name_or_path: runs/nope/adapter\n")))
+    assert missing.returncode == 2 and "folder 'runs/nope/adapter' does not exist" in missing.stderr
 
 
 def _yaml(ws: Workspace, text: str) -> Path:
