@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from preprocess import make_alpaca  # noqa: E402
-from train_throughput import bench_model  # noqa: E402
+from train_throughput import bench_model, run_llamafactory  # noqa: E402
 
 from studio.core.workspace import Workspace  # noqa: E402
 from studio.data.registry import register  # noqa: E402
@@ -61,25 +61,14 @@ def ours(ws: Workspace, rows: int, batch: int, new: int, name: str) -> tuple[flo
 def llamafactory(python: str, ws: Workspace, rows: int, batch: int, new: int) -> tuple[float, float, float, float]:
     from transformers import AutoTokenizer
 
-    out = Path(tempfile.mkdtemp())
-    model = out / "model"
-    shutil.copytree(ws.root / "models" / "bench-27m", model)
-    config = json.loads((model / "tokenizer_config.json").read_text())
-    config["tokenizer_class"] = "PreTrainedTokenizerFast"  # the class name older transformers know
-    (model / "tokenizer_config.json").write_text(json.dumps(config))
-    probe = ("import resource, subprocess, sys; d = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(d.stderr[-3000:], file=sys.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    done = subprocess.run([sys.executable, "-c", probe, python, "-c", LF_SIDE, str(model), str(ws.data_dir),
-                           str(out / "run"), str(rows), str(batch), str(new)], capture_output=True, text=True,
-                          cwd=out, env={**os.environ, "DISABLE_VERSION_CHECK": "1", "CUDA_VISIBLE_DEVICES": ""})
-    rss = int(done.stdout.split()[-1]) / 1024 if done.stdout.split() else 0.0
-    results = out / "run" / "predict_results.json"
+    out, rss, stderr = run_llamafactory(python, ws, LF_SIDE, str(rows), str(batch), str(new))
+    results = out / "predict_results.json"
     if not results.exists():
-        print(done.stderr[-3000:])
+        print(stderr)
         return 0.0, 0.0, rss, 0.0
     seconds = json.loads(results.read_text())["predict_runtime"]
     tok = AutoTokenizer.from_pretrained(ws.root / "models" / "bench-27m")
-    predictions = [json.loads(line)["predict"] for line in (out / "run" / "generated_predictions.jsonl").open()]
+    predictions = [json.loads(line)["predict"] for line in (out / "generated_predictions.jsonl").open()]
     tokens = sum(min(new, len(tok(p, add_special_tokens=False)["input_ids"]) + 1) for p in predictions)
     return len(predictions) / seconds, tokens / seconds, rss, len(predictions) / seconds  # it computes no loss
 

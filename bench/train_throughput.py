@@ -112,7 +112,9 @@ def ours(ws: Workspace, name: str, steps: int, extra: str) -> tuple[float, float
     return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"]), rss
 
 
-def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> tuple[float, float]:
+def run_llamafactory(python: str, ws: Workspace, code: str, *args: str) -> tuple[Path, float, str]:
+    """LLaMA-Factory's side (`code` with MODEL DATA_DIR OUT *args) in its venv on a copy of the bench model: the
+    output folder, the peak RSS (MiB) of its process, the tail of its stderr."""
     out = Path(tempfile.mkdtemp())
     model = out / "model"
     shutil.copytree(ws.root / "models" / "bench-27m", model)
@@ -120,17 +122,21 @@ def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> 
     config["tokenizer_class"] = "PreTrainedTokenizerFast"  # the class name older transformers know
     (model / "tokenizer_config.json").write_text(json.dumps(config))
     probe = ("import resource, subprocess, sys; d = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(d.stderr[-2000:], file=sys.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    done = subprocess.run([sys.executable, "-c", probe, python, "-c", LF_SIDE, str(model), str(ws.data_dir),
-                           str(out / "run"), str(steps)], capture_output=True, text=True, cwd=out,
+             "print(d.stderr[-3000:], file=sys.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, python, "-c", code, str(model), str(ws.data_dir),
+                           str(out / "run"), *args], capture_output=True, text=True, cwd=out,
                           env={**os.environ, "DISABLE_VERSION_CHECK": "1", "CUDA_VISIBLE_DEVICES": ""})
     rss = int(done.stdout.split()[-1]) / 1024 if done.stdout.split() else 0.0
-    out = out / "run"
+    return out / "run", rss, done.stderr[-2000:]
+
+
+def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> tuple[float, float]:
+    out, rss, stderr = run_llamafactory(python, ws, LF_SIDE, str(steps))
     log = out / "trainer_log.jsonl"  # LLaMA-Factory's own per-log-step record: steps and elapsed seconds
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     rows = [r for r in rows if "loss" in r]
     if len(rows) < 2:
-        print(done.stderr[-2000:])
+        print(stderr)
         return 0.0, rss
     first, last = rows[0], rows[-1]  # the same window as ours: from the first log line to the last
     examples = (last["current_steps"] - first["current_steps"]) * BATCH

@@ -11,7 +11,7 @@ from studio.core import config as cfgmod
 from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
 from studio.runs import manage as runs
-from studio.runs.prepare import launch, prepare
+from studio.runs.prepare import prepare
 from studio.serve import eval_report
 
 FLAGS = {  # flag -> config field: the fields the Evaluate tab shows
@@ -62,23 +62,15 @@ def values(ws: Workspace, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_eval(ws: Workspace, args: argparse.Namespace) -> int:
-    from studio.cli.runs import follow, print_issues
+    from studio.cli.runs import start
 
     if args.show:
         return show(ws, args.show, args)
     p = prepare(ws, values(ws, args), source=args.config.name if args.config else "flags")
-    print_issues(p.issues, args.lang)
-    if not p.ok:
-        return 2
-    run_dir = launch(ws, p)
-    print(f"eval {run_dir.name}: {(run_dir / 'command.txt').read_text(encoding='utf-8').strip()}", flush=True)
-    if args.detach:
-        return 0
-    state = follow(ws, run_dir)
-    print(f"eval {run_dir.name}: {state}")
-    if state == "finished":
+    code, run_dir = start(ws, p, args, "eval")
+    if code == 0 and run_dir is not None and not args.detach:
         show(ws, run_dir.name, args)
-    return 0 if state == "finished" else 1
+    return code
 
 
 def _fmt(value: Any, signed: bool = False) -> str:

@@ -103,18 +103,23 @@ def follow(ws: Workspace, run_dir: Path) -> str:
         return str(runs.run_status(run_dir).get("state"))
 
 
-def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
-    p = prepared(ws, args)
+def start(ws: Workspace, p: Prepared, args: argparse.Namespace, kind: str = "run") -> tuple[int, Path | None]:
+    """Print the issues; launch (or queue) a config without errors and follow it unless --detach.
+    Returns the exit code and the run folder (None when refused)."""
     print_issues(p.issues, args.lang)
     if not p.ok:
-        return 2
+        return 2, None
     run_dir = launch(ws, p)
-    print(f"run {run_dir.name}: {(run_dir / 'command.txt').read_text(encoding='utf-8').strip()}", flush=True)
+    print(f"{kind} {run_dir.name}: {(run_dir / 'command.txt').read_text(encoding='utf-8').strip()}", flush=True)
     if args.detach:
-        return 0
+        return 0, run_dir
     state = follow(ws, run_dir)
-    print(f"run {run_dir.name}: {state}")
-    return 0 if state == "finished" else 1
+    print(f"{kind} {run_dir.name}: {state}")
+    return (0 if state == "finished" else 1), run_dir
+
+
+def cmd_train(ws: Workspace, args: argparse.Namespace) -> int:
+    return start(ws, prepared(ws, args), args)[0]
 
 
 def cmd_runs(ws: Workspace, args: argparse.Namespace) -> int:
