@@ -129,8 +129,7 @@ class RunConfig:
         en=("Learning rate", "Step size of the optimizer; LoRA usually 5e-5 to 2e-4."),
         zh=("学习率", "优化器步长；LoRA 通常在 5e-5 到 2e-4 之间。"))
     num_train_epochs: float = knob(3.0, group="train", ge=0.01, le=1000.0,
-        en=("Epochs", "Passes over the data; 3 is usually enough."),
-        zh=("训练轮数", "遍历数据的次数；通常 3 轮就够。"))
+        en=("Epochs", "Passes over the data; 3 is usually enough."), zh=("训练轮数", "遍历数据的次数；通常 3 轮就够。"))
     max_steps: int = knob(0, group="train", ge=0, le=10_000_000,
         en=("Max steps", "Stop after this many optimizer steps; 0 = run the epochs."),
         zh=("最大步数", "达到该优化步数后停止；0 表示按轮数训练。"))
@@ -153,9 +152,10 @@ class RunConfig:
     max_grad_norm: float = knob(1.0, group="train", ge=0.0, le=1000.0,
         en=("Gradient clipping", "Largest gradient norm before each step; 0 = no clipping."),
         zh=("梯度裁剪", "每步更新前梯度范数的上限；0 表示不裁剪。"))
-    group_by_length: bool = knob(False, group="train",
-        en=("Group by length", "Batch examples of similar length together: less padding, a less random order."),
-        zh=("按长度分组", "把长度相近的样本放进同一批：填充更少，但顺序不那么随机。"))
+    group_by_length: bool = knob(True, group="train",
+        en=("Group by length", "Batches of similar-length rows: little padding, so much faster (on by default); the "
+            "order is random between groups only. Off: random batches, padded to their longest row."),
+        zh=("按长度分组", "长度相近的样本成批：几乎无填充，快得多（默认开启）；只在组与组之间随机。关闭：随机成批，填充到最长一行。"))
     gradient_checkpointing: bool = knob(False, group="train",
         en=("Gradient checkpointing", "Recompute activations in the backward pass: less memory, ~30% slower."),
         zh=("梯度检查点", "反向传播时重算激活值：更省显存，约慢 30%。"))

@@ -70,3 +70,35 @@ def rss(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+@lru_cache(maxsize=1)
+def tcmalloc() -> str | None:
+    """tcmalloc's library name when the system has it (Debian/Ubuntu: libtcmalloc-minimal4), else None.
+
+    A training step allocates and frees the same large activation tensors at shapes that change from batch to batch;
+    glibc's malloc keeps the freed pieces fragmented, so the bench worker's peak was ~45% above what was ever live at
+    once. tcmalloc reuses them: lower peak memory and a faster step on CPU. STUDIO_MALLOC=system keeps glibc's."""
+    if os.environ.get("STUDIO_MALLOC", "").lower() == "system":
+        return None
+    import ctypes.util
+
+    return ctypes.util.find_library("tcmalloc_minimal") or ctypes.util.find_library("tcmalloc")
+
+
+def worker_env(env: dict[str, str]) -> dict[str, str]:
+    """A worker's environment with tcmalloc preloaded where the system has it."""
+    lib = tcmalloc()
+    preload = env.get("LD_PRELOAD", "")
+    if lib and "tcmalloc" not in preload:
+        env = {**env, "LD_PRELOAD": f"{lib} {preload}".strip()}
+    return env
+
+
+def allocator_in_use() -> str:
+    """The malloc this process runs on: 'tcmalloc' when preloaded, else the C library's."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return "system"
+    return "tcmalloc" if "tcmalloc" in maps else "glibc"

@@ -14,6 +14,7 @@ from typing import Any
 
 from studio.core import config as cfgmod
 from studio.core.config import RunConfig
+from studio.core.machine import worker_env
 from studio.core.messages import render
 from studio.core.rundir import (
     ACTIVE_STATES,
@@ -120,8 +121,8 @@ def launch(run_dir: Path) -> int:
     resume = read_status(run_dir).get("resume_from")
     argv = worker_argv(run_dir, cfg, resume)
     (run_dir / COMMAND_FILE).write_text(shlex.join(argv) + "\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = worker_env({**os.environ, "PYTHONUNBUFFERED": "1",
+                      "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))})
     cache = cfg.cache_dir or os.environ.get("STUDIO_CACHE_DIR")
     if cache:  # the shared cache folder, for every process (hub files with it, unless HF_HOME is set)
         cache = str(run_dir.resolve().parent.parent / cache)  # relative = inside the workspace

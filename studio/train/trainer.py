@@ -10,9 +10,10 @@ from typing import Any
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
-from studio.encode.encoder import Options, pad_batch
+from studio.encode.encoder import IGNORE, Options, pad_batch
 from studio.encode.packing import pack
 from studio.model.load import model_path, pick_dtype, say
+from studio.train.flops import FlopCount, row_lengths
 
 DS_CONFIGS = {"deepspeed_zero2": "ds_zero2.json", "deepspeed_zero3": "ds_zero3.json"}
 
@@ -42,6 +43,10 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
     options = Options.of(cfg)
     rows, summary = cached_dataset(ws.cache_dir, ws.registry_file, cfg.dataset, tokenizer,
                                    Path(model_path(cfg, ws)), cfg.template, options)
+    if cfg.group_by_length and not cfg.packing and getattr(rows, "_indices", None) is None:
+        import pyarrow.compute as pc  # the sampler's lengths from Arrow at once, not by reading every row back
+
+        rows = rows.add_column("length", pc.list_value_length(rows.data.column("input_ids")).to_pylist())
     source = "cache" if summary.cached else f"encoded in {summary.seconds:.2f} s"
     dropped = ", ".join(f"{n} {reason}" for reason, n in summary.dropped.items()) or "none"
     truncated = ", ".join(f"{n} {kind}" for kind, n in summary.truncated.items()) or "none"
@@ -80,8 +85,9 @@ class Collator:
     pixel_values and image_grid_thw for them in row order, and mm_token_type_ids marking the image-pad tokens.
     Text-only rows of an image dataset train as text: a batch with no image carries no pixels at all."""
 
-    def __init__(self, pad_id: int, images: ImageInputs | None = None) -> None:
+    def __init__(self, pad_id: int, images: ImageInputs | None = None, flops: FlopCount | None = None) -> None:
         self.pad_id, self.images, self.real, self.total = pad_id, images, 0, 0
+        self.counter, self.flops = flops, 0.0
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -89,13 +95,17 @@ class Collator:
         lengths = [len(r["input_ids"]) for r in batch]
         self.real += sum(lengths)
         self.total += max(lengths) * len(lengths)
+        if self.counter is not None:
+            answers = sum(1 for r in batch for label in r["labels"][1:] if label != IGNORE)
+            self.flops += self.counter.batch([n for r in batch for n in row_lengths(r)], answers)
         out = {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
         if self.images is not None:
             out.update(self.images(batch, out["input_ids"]))
         return out
 
     def metrics(self) -> dict[str, float]:
-        return {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
+        out = {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
+        return out | ({"flops": float(f"{self.flops:.6g}")} if self.counter is not None else {})
 
 
 class ImageInputs:
@@ -148,6 +158,52 @@ def abort_callback(flag: AbortFlag) -> Any:
     return AbortCallback()
 
 
+def phase_callback(phases: Any) -> Any:
+    """Training steps and evaluations as separate memory phases (evaluation runs between two steps)."""
+    from transformers import TrainerCallback
+
+    class PhaseCallback(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            phases.mark("training")
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            phases.mark("evaluation")
+
+    return PhaseCallback()
+
+
+def answer_only(cfg: RunConfig, model: Any = None) -> bool:
+    """Whether the loss is computed at answer positions only: one process, and a model whose head allows it."""
+    from studio.train.loss import causal_head
+
+    return cfg.num_processes * cfg.num_machines == 1 and (model is None or causal_head(model) is not None)
+
+
+def trainer_class(cfg: RunConfig) -> Any:
+    """The Trainer, with the answer-only loss (studio.train.loss) in a single process; a distributed launch keeps the
+    model's own loss, since DDP, DeepSpeed and FSDP expect the whole forward to run through their wrapper."""
+    from transformers import Trainer
+
+    from studio.train.loss import answer_loss, causal_head, head_set_aside
+
+    if not answer_only(cfg):
+        return Trainer
+
+    class AnswerLossTrainer(Trainer):
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            parts = causal_head(model) if "labels" in inputs else None
+            if parts is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            inner, head = parts
+            with head_set_aside(inner):
+                hidden = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False).logits
+            loss = answer_loss(hidden, head, inputs["labels"], num_items_in_batch)
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return AnswerLossTrainer
+
+
 def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
     from studio.core.presets import PRESETS_DIR
 
@@ -162,9 +218,10 @@ def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
 
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, splits: Splits,
-                  flag: AbortFlag, elapsed_offset: float = 0.0, images: ImageInputs | None = None) -> Any:
+                  flag: AbortFlag, elapsed_offset: float = 0.0, images: ImageInputs | None = None,
+                  phases: Any = None) -> Any:
     import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback, PrinterCallback, TrainingArguments
 
     from studio.train.progress import MetricsCallback
 
@@ -204,12 +261,17 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         ddp_find_unused_parameters=False if cfg.finetuning_type != "full" else None,
         **_strategy_args(cfg),
     )
-    collate = Collator(tokenizer.pad_token_id, images)
+    fast_loss = answer_only(cfg, model)
+    say("loss: at answer tokens only, the output layer a chunk at a time" if fast_loss else
+        "loss: the model's own (a distributed launch, or an output layer that is more than a projection)")
+    collate = Collator(tokenizer.pad_token_id, images, FlopCount.of(model, fast_loss))
     callbacks = [MetricsCallback(run_dir, extra=collate.metrics, elapsed_offset=elapsed_offset),
                  abort_callback(flag)]
+    if phases is not None:
+        callbacks.append(phase_callback(phases))
     if stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = Trainer(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
+    trainer = trainer_class(cfg)(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
                       data_collator=collate, callbacks=callbacks)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
     return trainer
