@@ -122,4 +122,5 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # chat shares the cores with workers: see machine.worker_env
     raise SystemExit(main())

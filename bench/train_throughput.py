@@ -49,7 +49,7 @@ model, data_dir, out, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 run_exp(dict(model_name_or_path=model, stage="sft", do_train=True, finetuning_type="lora", lora_target="all",
              lora_rank=8, dataset="bench_alpaca", dataset_dir=data_dir, template="chatml", cutoff_len=512,
              per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=steps, learning_rate=1e-4,
-             logging_steps=5, output_dir=out, report_to="none", overwrite_output_dir=True, save_strategy="no",
+             logging_steps=min(5, steps - 1), output_dir=out, report_to="none", overwrite_output_dir=True, save_strategy="no",
              bf16=False, fp16=False, dataloader_num_workers=0, preprocessing_num_workers=None))
 '''
 
@@ -96,20 +96,26 @@ def compute_params(ws: Workspace) -> int:
     return sum(math.prod(s) for name, s in shapes.items() if "embed_tokens" not in name)
 
 
-def ours(ws: Workspace, name: str, steps: int, extra: str) -> tuple[float, float]:
-    """(non-pad tokens/s over the training loop, peak RSS MiB of the worker)."""
+def ours(ws: Workspace, name: str, steps: int, extra: str, batch: int = BATCH) -> dict[str, float]:
+    """One real run: non-pad tokens/s and useful FLOP/s over the training loop (metrics.jsonl), the worker's peak
+    RSS, and its training phase's peak (status.json's memory by phase)."""
     cfg = ws.root / f"{name}.yaml"
     cfg.write_text(f"model_name_or_path: models/bench-27m\ndataset: bench_alpaca\ntemplate: chatml\n"
-                   f"cutoff_len: {CUTOFF}\nper_device_train_batch_size: {BATCH}\ngradient_accumulation_steps: 1\n"
-                   f"max_steps: {steps}\nlogging_steps: 5\nsave_steps: 100000\nworst_rows: 0\nval_size: 0\n"
-                   f"run_name: {name}\n{extra}", encoding="utf-8")
+                   f"cutoff_len: {CUTOFF}\nper_device_train_batch_size: {batch}\ngradient_accumulation_steps: 1\n"
+                   f"max_steps: {steps}\nlogging_steps: {min(5, steps - 1)}\nsave_steps: 100000\nworst_rows: 0\n"
+                   f"val_size: 0\nrun_name: {name}\n{extra}", encoding="utf-8")
     shutil.rmtree(ws.runs_dir / name, ignore_errors=True)  # a second round reuses the name
     subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",
                     "lora"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    rss = float(json.loads((ws.runs_dir / name / "status.json").read_text())["peak_rss_mb"])  # the worker's own
+    status = json.loads((ws.runs_dir / name / "status.json").read_text())
+    phases = {p["phase"]: p for p in status.get("memory", [])}
     rows = [m for m in read_metrics(ws.runs_dir / name)[0] if "loss" in m]
     first, last = rows[0], rows[-1]  # from the first log line on: model loading and warm-up excluded
-    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed_s"] - first["elapsed_s"]), rss
+    seconds = last["elapsed_s"] - first["elapsed_s"]
+    return {"tps": (last["tokens_seen"] - first["tokens_seen"]) / seconds,
+            "flops": (last.get("flops", 0) - first.get("flops", 0)) / seconds,
+            "flops_per_token": (last.get("flops", 0) - first.get("flops", 0)) / (last["tokens_seen"] - first["tokens_seen"]),
+            "rss": float(status["peak_rss_mb"]), "phases": phases}
 
 
 def run_llamafactory(python: str, ws: Workspace, code: str, *args: str) -> tuple[Path, float, str]:
@@ -130,17 +136,19 @@ def run_llamafactory(python: str, ws: Workspace, code: str, *args: str) -> tuple
     return out / "run", rss, done.stderr[-2000:]
 
 
-def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float) -> tuple[float, float]:
-    out, rss, stderr = run_llamafactory(python, ws, LF_SIDE, str(steps))
+def llamafactory(python: str, ws: Workspace, steps: int, mean_tokens: float, batch: int = BATCH) -> dict[str, float]:
+    code = LF_SIDE.replace("per_device_train_batch_size=8", f"per_device_train_batch_size={batch}")
+    out, rss, stderr = run_llamafactory(python, ws, code, str(steps))
     log = out / "trainer_log.jsonl"  # LLaMA-Factory's own per-log-step record: steps and elapsed seconds
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     rows = [r for r in rows if "loss" in r]
     if len(rows) < 2:
         print(stderr)
-        return 0.0, rss
+        return {"tps": 0.0, "rss": rss}
     first, last = rows[0], rows[-1]  # the same window as ours: from the first log line to the last
-    examples = (last["current_steps"] - first["current_steps"]) * BATCH
-    return examples * mean_tokens / (_seconds(last["elapsed_time"]) - _seconds(first["elapsed_time"])), rss
+    examples = (last["current_steps"] - first["current_steps"]) * batch
+    seconds = _seconds(last["elapsed_time"]) - _seconds(first["elapsed_time"])
+    return {"tps": examples * mean_tokens / seconds, "rss": rss}
 
 
 def _seconds(text: str) -> float:
@@ -201,6 +209,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--lf-python", default="")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--memory-steps", type=int, default=4, help="steps of the 2x and 4x batch runs (0: none)")
     parser.add_argument("--ui", action="store_true", help="also measure the UI server while it watches a run")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -212,39 +221,68 @@ def main() -> None:
                                 "chatml", Options(CUTOFF))
     mean_tokens = sum(len(e.input_ids) for e in kept) / len(kept)
     print(f"data: {len(kept)} rows, mean {mean_tokens:.0f} tokens, cutoff {CUTOFF}, batch {BATCH}, {args.steps} steps")
-    configs = [("ours, padded", ""), ("ours, grouped by length", "group_by_length: true\n"),
-               ("ours, packed", "packing: true\n")]
-    lf_name = "LLaMA-Factory 0.9.3 (its default: padded)"
-    tps: dict[str, list[float]] = {}
-    rss: dict[str, float] = {}
+    lf_name = "LLaMA-Factory 0.9.5 default (padded, checkpointing)"
+    configs = {"ours, grouped by length (the default)": "",
+               "ours, padded (random batches)": "group_by_length: false\n",
+               "ours, packed": "packing: true\ngroup_by_length: false\n",
+               "ours, grouped, glibc malloc": "STUDIO_MALLOC=system"}
+    names = ([lf_name] if args.lf_python else []) + list(configs)
+
+    def one(name: str, steps: int, batch: int) -> dict[str, float]:
+        if name == lf_name:
+            return llamafactory(args.lf_python, ws, steps, mean_tokens, batch)
+        extra = configs[name]
+        malloc = extra.startswith("STUDIO_MALLOC=")
+        os.environ.pop("STUDIO_MALLOC", None)
+        if malloc:
+            os.environ["STUDIO_MALLOC"] = extra.split("=", 1)[1]
+        try:
+            return ours(ws, f"r{names.index(name)}-b{batch}", steps, "" if malloc else extra, batch)
+        finally:
+            os.environ.pop("STUDIO_MALLOC", None)
+
+    results: dict[str, list[dict[str, float]]] = {}
     for round_ in range(args.rounds):  # alternate: each round runs every configuration once, order rotated
-        order = ([lf_name] if args.lf_python else []) + [n for n, _ in configs]
-        order = order[round_ % len(order):] + order[:round_ % len(order)]
+        order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
-            if name == lf_name:
-                value, peak = llamafactory(args.lf_python, ws, args.steps, mean_tokens)
-            else:
-                value, peak = ours(ws, name.split()[-1], args.steps, dict(configs)[name])
-            tps.setdefault(name, []).append(value)
-            rss[name] = max(rss.get(name, 0.0), peak)
-            print(f"  round {round_ + 1}: {name:42s} {value:8.0f} non-pad tokens/s, peak RSS {peak:.0f} MiB",
+            got = one(name, args.steps, BATCH)
+            results.setdefault(name, []).append(got)
+            print(f"  round {round_ + 1}: {name:44s} {got['tps']:8.0f} non-pad tokens/s, peak RSS {got['rss']:.0f} MiB",
                   flush=True)
+    grown: dict[str, dict[int, float]] = {n: {} for n in names}
+    for factor in (2, 4) if args.memory_steps else ():
+        for name in names:
+            grown[name][factor] = one(name, args.memory_steps, BATCH * factor)["rss"]
+            print(f"  batch {BATCH * factor}: {name:44s} peak RSS {grown[name][factor]:.0f} MiB", flush=True)
     peak_flops, n_params = matmul_peak(), compute_params(ws)
-    names = ([lf_name] if args.lf_python else []) + [n for n, _ in configs]
-    best = {n: max(tps[n]) for n in names}
-    base = best[names[0]] or 1.0
-    print(f"\nMFU = 6 x {n_params / 1e6:.1f}M non-embedding parameters x non-pad tokens/s "
-          f"/ measured fp32 matmul peak {peak_flops / 1e9:.1f} GFLOP/s (2048x2048, best of 5)")
-    print(f"{'configuration':42s} {'tok/s':>8s} {'ex/s':>6s} {'peak RSS':>9s} {'x first':>7s} {'MFU':>6s}")
+    best = {n: max(results[n], key=lambda r: r["tps"]) for n in names}
+    rss = {n: max(r["rss"] for r in results[n]) for n in names}
+    base, base_rss = best[names[0]]["tps"] or 1.0, rss[names[0]] or 1.0
+    per_token = best["ours, padded (random batches)"]["flops_per_token"]  # the useful work of a token of this data
+    print(f"\npeak = measured fp32 matmul {peak_flops / 1e9:.1f} GFLOP/s (2048x2048, best of 5). MFU (6N) = 6 x "
+          f"{n_params / 1e6:.1f}M non-embedding parameters x non-pad tokens/s / peak, the usual rule. MFU (useful) = the "
+          f"FLOPs of what runs (studio/train/flops.py: LoRA 4N + 6 x adapters, attention at real lengths, the "
+          f"head at answer tokens), {per_token / 1e6:.1f} MFLOP per non-pad token of this data, / peak")
+    head = (f"{'configuration':52s} {'tok/s':>7s} {'ex/s':>5s} {'x LF':>5s} {'peak RSS':>9s} {'x LF':>5s} "
+            f"{'RSS b16':>8s} {'RSS b32':>8s} {'MFU 6N':>7s} {'MFU':>6s}  training-phase peak")
+    print(head)
     for name in names:
-        mfu = 6 * n_params * best[name] / peak_flops
-        print(f"{name:42s} {best[name]:8.0f} {best[name] / mean_tokens:6.2f} {rss[name]:7.0f}Mi "
-              f"{best[name] / base:7.2f} {100 * mfu:5.1f}%")
+        r = best[name]
+        useful = r.get("flops") or r["tps"] * per_token
+        train = r.get("phases", {}).get("training", {}).get("peak_mb")
+        print(f"{name:52s} {r['tps']:7.0f} {r['tps'] / mean_tokens:5.2f} {r['tps'] / base:5.2f} {rss[name]:7.0f}Mi "
+              f"{rss[name] / base_rss:5.2f} {grown[name].get(2, 0):6.0f}Mi {grown[name].get(4, 0):6.0f}Mi "
+              f"{100 * 6 * n_params * r['tps'] / peak_flops:6.1f}% {100 * useful / peak_flops:5.1f}%  "
+              f"{f'{train:.0f} MiB' if train else ''}")
+    for name in names:
+        phases = best[name].get("phases")
+        if phases:
+            print(f"memory by phase, {name}: " + ", ".join(f"{k} {v['peak_mb']:.0f}" for k, v in phases.items()))
     sys.path.insert(0, str(ROOT / "bench"))
     from chart import bars
 
     bars("train_throughput", f"Training throughput, {n_params / 1e6:.0f}M Llama, LoRA r8, cutoff {CUTOFF}, "
-         f"batch {BATCH} (best of {args.rounds})", "non-pad tokens/s", [(n, best[n]) for n in names],
+         f"batch {BATCH} (best of {args.rounds})", "non-pad tokens/s", [(n, best[n]["tps"]) for n in names],
          baseline=names[0])
     if args.ui:
         print(ui_cost(ws, 200), flush=True)

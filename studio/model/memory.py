@@ -14,6 +14,7 @@ from studio.core.machine import device_memory
 from studio.model.info import tensor_shapes
 
 GIB = 2**30
+LOGIT_CHUNK_ELEMENTS = 2**25  # the answer-only loss's logits at a time (128 MiB in fp32)
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,11 @@ def estimate(model: Path, cfg: RunConfig, gpu: bool) -> Estimate | None:
     tokens = cfg.per_device_train_batch_size * max(cfg.cutoff_len, 1)
     act = 2.0 if half else 4.0
     # ~34 bytes x hidden per token per layer at 16 bits with memory-efficient attention (Korthikanti et al.);
-    # checkpointing keeps only each layer's input plus one layer being recomputed. Logits: value, fp32 copy, grad.
+    # checkpointing keeps only each layer's input plus one layer being recomputed. Logits: value, fp32 copy, grad
+    # for the whole batch with a distributed launch; one chunk of them with the answer-only loss (studio.train.loss).
     per_layer = 17.0 * act * hidden * tokens
     layers_bytes = (act * hidden * tokens * layers + per_layer) if cfg.gradient_checkpointing else per_layer * layers
-    activations = layers_bytes + tokens * vocab * (act + 8.0)
+    logits = tokens * vocab if world > 1 else min(tokens * vocab, LOGIT_CHUNK_ELEMENTS)
+    activations = layers_bytes + logits * (act + 8.0)
     name, total = device_memory()
     return Estimate(params, trainable, weight_bytes, grads, optim, activations, name, total)

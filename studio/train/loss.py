@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from studio.encode.encoder import IGNORE
+from studio.model.memory import LOGIT_CHUNK_ELEMENTS
 
-CHUNK_ELEMENTS = 2**25  # logits per chunk (128 MiB in fp32): a 151,936 vocabulary is done 220 rows at a time
+# logits per chunk (128 MiB in fp32): a 151,936 vocabulary is done 220 rows at a time
+CHUNK_ELEMENTS = LOGIT_CHUNK_ELEMENTS
 # models whose output layer is more than a projection: their own forward must produce the logits
 SCALED_HEAD = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
 

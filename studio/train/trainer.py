@@ -180,16 +180,46 @@ def answer_only(cfg: RunConfig, model: Any = None) -> bool:
 
 
 def trainer_class(cfg: RunConfig) -> Any:
-    """The Trainer, with the answer-only loss (studio.train.loss) in a single process; a distributed launch keeps the
-    model's own loss, since DDP, DeepSpeed and FSDP expect the whole forward to run through their wrapper."""
+    """The Trainer with a grouped order that a resume repeats, and the answer-only loss (studio.train.loss) in a
+    single process; a distributed launch keeps the model's own loss, since DDP, DeepSpeed and FSDP expect the whole
+    forward to run through their wrapper."""
     from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from studio.train.loss import answer_loss, causal_head, head_set_aside
 
-    if not answer_only(cfg):
-        return Trainer
+    class SeededGroups(LengthGroupedSampler):
+        """Length-grouped order from (seed, epoch) alone. transformers' draws it from the global random state when
+        an epoch starts, which a resume mid-epoch cannot reproduce: the rest of the epoch would be other rows."""
 
-    class AnswerLossTrainer(Trainer):
+        def __init__(self, batch_size: int, lengths: list[int], seed: int) -> None:
+            super().__init__(batch_size, lengths=lengths)
+            self.seed, self.epoch = seed, 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self) -> Any:
+            import torch
+            from transformers.trainer_pt_utils import get_length_grouped_indices
+
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
+    class StudioTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            data = self.train_dataset if train_dataset is None else train_dataset
+            if self.args.train_sampling_strategy != "group_by_length" or data is None:
+                return super()._get_train_sampler(train_dataset)
+            lengths = (data["length"] if "length" in getattr(data, "column_names", ())
+                       else [len(row["input_ids"]) for row in data])
+            return SeededGroups(self.args.train_batch_size * self.args.gradient_accumulation_steps, list(lengths),
+                                self.args.seed)
+
+    if not answer_only(cfg):
+        return StudioTrainer
+
+    class AnswerLossTrainer(StudioTrainer):
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
             parts = causal_head(model) if "labels" in inputs else None

@@ -21,7 +21,10 @@ def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: 
     import torch
     import torch.nn.functional as F
 
+    from studio.train.loss import causal_head, head_set_aside, token_losses
+
     device = next(model.parameters()).device
+    parts = causal_head(model)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     losses = [0.0] * len(rows)
     was_training = model.training
@@ -34,11 +37,17 @@ def row_losses(model: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: 
             if images is not None:
                 batch |= {k: v.to(device) for k, v in images(picked, batch["input_ids"]).items()}
             labels = batch.pop("labels")
-            logits = model(**batch, use_cache=False).logits[:, :-1].float()
-            target = labels[:, 1:]
-            token_loss = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=IGNORE, reduction="none")
-            counts = (target != IGNORE).sum(dim=1).clamp(min=1)
-            for i, value in zip(chunk, (token_loss.sum(dim=1) / counts).tolist(), strict=True):
+            if parts is not None:  # logits at answer positions only, a chunk at a time
+                with head_set_aside(parts[0]):
+                    hidden = model(**batch, use_cache=False).logits
+                values, owner = token_losses(hidden, parts[1], labels)
+                sums = torch.zeros(len(chunk), device=device).index_add_(0, owner, values)
+            else:
+                logits = model(**batch, use_cache=False).logits[:, :-1].float()
+                sums = F.cross_entropy(logits.transpose(1, 2), labels[:, 1:], ignore_index=IGNORE,
+                                       reduction="none").sum(dim=1)
+            counts = (labels[:, 1:] != IGNORE).sum(dim=1).clamp(min=1)
+            for i, value in zip(chunk, (sums / counts).tolist(), strict=True):
                 losses[i] = value
     model.train(was_training)
     return losses

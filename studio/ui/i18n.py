@@ -161,6 +161,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "train.memory_over": ("⚠ This will not fit: lower the batch or cutoff, turn on gradient checkpointing, use LoRA or a "
                           "quantized base, or more devices with ZeRO / FSDP.",
                           "⚠ 内存放不下：请减小批大小或截断长度、开启梯度检查点、改用 LoRA 或量化底座，或用 ZeRO / FSDP 增加设备。"),
+    "train.path_grouped": ("**Batching: grouped by length** (the default): rows of similar length share a batch, so "
+                           "almost no padding is computed; {x} the speed of random padded batches in the bench, the same "
+                           "loss per token.",
+                           "**成批方式：按长度分组**（默认）：长度相近的样本同批，几乎不计算填充；在基准测试中速度是随机填充成批的"
+                           " {x}，每个 token 的损失相同。"),
+    "train.path_padded": ("**Batching: random batches**, each padded to its longest row: the most random order and the "
+                          "slowest path (grouping by length was {x} faster in the bench).",
+                          "**成批方式：随机成批**，每批填充到最长一行：顺序最随机，但最慢（基准测试中按长度分组快 {x}）。"),
+    "train.path_packed": ("**Batching: packed**: several examples per row, no attention between them. On CPU grouping by "
+                          "length is faster (a packed row pays attention over its whole length); packing leaves no "
+                          "padding at all, which suits very uneven lengths.",
+                          "**成批方式：打包**：一行放多个样本，样本之间互不注意。CPU 上按长度分组更快（打包行要在整行长度上计算注意力）；"
+                          "打包完全没有填充，适合长度差异很大的数据。"),
+    "train.loss_path": ("The loss is computed at answer tokens only, the output layer a chunk at a time (no full-vocabulary "
+                        "logits for the batch).",
+                        "损失只在回答 token 上计算，输出层分块计算（不为整批生成全词表 logits）。"),
     "train.memory_unknown": ("Memory estimate: the model has no local safetensors here yet.", "内存估算：本机尚无该模型的 safetensors 文件。"),
     "train.nodes": ("Run on every machine (shared storage, same paths); the studio starts machine 0:",
                     "在每台机器上运行（共享存储，路径相同）；0 号机器由工作室启动："),

@@ -77,7 +77,18 @@ def memory_text(p: Prepared, lang: str) -> str:
              o=_gib(est.optimizer), a=_gib(est.activations), b=cfg.per_device_train_batch_size, c=cutoff,
              t=f"{est.trainable:,}", p=f"{est.parameters:,}", device=est.device,
              avail=_gib(est.device_bytes) if est.device_bytes else "?")
-    return text + ("\n\n" + t("train.memory_over", lang) if est.fits is False else "")
+    text += "\n\n" + t("train.memory_over", lang) if est.fits is False else ""
+    return text + "\n\n" + path_text(cfg, lang)
+
+
+GROUPING_GAIN = "2.1×"  # bench/train_throughput.py: grouped by length / random padded batches, non-pad tokens/s
+
+
+def path_text(cfg: cfgmod.RunConfig, lang: str) -> str:
+    """Which batching path the run takes and why; the loss path where it applies (one process)."""
+    key = "packed" if cfg.packing else "grouped" if cfg.group_by_length else "padded"
+    text = t(f"train.path_{key}", lang, x=GROUPING_GAIN)
+    return text + (" " + t("train.loss_path", lang) if cfg.num_processes * cfg.num_machines == 1 else "")
 
 
 def preview(ctx: Ctx, p: Prepared, lang: str) -> str:

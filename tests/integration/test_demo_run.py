@@ -50,6 +50,17 @@ def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -
     assert [m["step"] for m in evals][:2] == [40, 80] and evals[-1]["eval_loss"] < evals[0]["eval_loss"]
     log = (run_dir / "train.log").read_text()
     assert "[metrics]" in log and "validation: 21 rows held out" in log
+    from studio.core.machine import tcmalloc
+
+    assert f"memory allocator: {'tcmalloc' if tcmalloc() else 'glibc'}" in log
+    assert "loss: at answer tokens only" in log and "memory training: peak " in log
+    phases = {p["phase"]: p for p in status["memory"]}  # memory by phase, each with its own peak
+    assert list(phases)[:4] == ["imports", "model", "dataset", "training"]
+    assert {"evaluation", "saving", "worst rows"} <= phases.keys()
+    assert phases["training"]["peak_mb"] > phases["model"]["rss_mb"] and phases["imports"]["peak_mb"] > 100
+    assert status["peak_rss_mb"] >= max(p["peak_mb"] for p in phases.values()) - 1
+    flops = [m["flops"] for m in train]  # useful FLOPs so far: they grow with every logged step
+    assert flops[0] > 0 and all(b > a for a, b in zip(flops, flops[1:], strict=False))
     worst = [json.loads(line) for line in (run_dir / "worst_rows.jsonl").read_text().splitlines()]
     assert len(worst) == 20 and worst[0]["loss"] >= worst[-1]["loss"] and worst[0]["ranked_of"] == 191
     assert worst[0]["source"].startswith("demo_identity.json row ") and worst[0]["answer"] in worst[0]["text"]
