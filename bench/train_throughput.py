@@ -49,7 +49,7 @@ model, data_dir, out, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 run_exp(dict(model_name_or_path=model, stage="sft", do_train=True, finetuning_type="lora", lora_target="all",
              lora_rank=8, dataset="bench_alpaca", dataset_dir=data_dir, template="chatml", cutoff_len=512,
              per_device_train_batch_size=8, gradient_accumulation_steps=1, max_steps=steps, learning_rate=1e-4,
-             logging_steps=min(5, steps - 1), output_dir=out, report_to="none", overwrite_output_dir=True, save_strategy="no",
+             logging_steps=5 if steps > 10 else 1, output_dir=out, report_to="none", overwrite_output_dir=True, save_strategy="no",
              bf16=False, fp16=False, dataloader_num_workers=0, preprocessing_num_workers=None))
 '''
 
@@ -102,7 +102,7 @@ def ours(ws: Workspace, name: str, steps: int, extra: str, batch: int = BATCH) -
     cfg = ws.root / f"{name}.yaml"
     cfg.write_text(f"model_name_or_path: models/bench-27m\ndataset: bench_alpaca\ntemplate: chatml\n"
                    f"cutoff_len: {CUTOFF}\nper_device_train_batch_size: {batch}\ngradient_accumulation_steps: 1\n"
-                   f"max_steps: {steps}\nlogging_steps: {min(5, steps - 1)}\nsave_steps: 100000\nworst_rows: 0\n"
+                   f"max_steps: {steps}\nlogging_steps: {5 if steps > 10 else 1}\nsave_steps: 100000\nworst_rows: 0\n"
                    f"val_size: 0\nrun_name: {name}\n{extra}", encoding="utf-8")
     shutil.rmtree(ws.runs_dir / name, ignore_errors=True)  # a second round reuses the name
     subprocess.run([sys.executable, "-m", "studio", "--workspace", str(ws.root), "train", str(cfg), "--preset",

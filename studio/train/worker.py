@@ -21,6 +21,7 @@ from studio.core.rundir import CONFIG_FILE, read_metrics, read_status, update_st
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.model.load import fetch_errors, is_main_process, load_model, load_tokenizer, save_output, say
 from studio.train.checks import check_environment
+from studio.train.fused import cpu_attention, fuse_mlps
 from studio.train.phases import Phases
 from studio.train.trainer import AbortFlag, build_dataset, build_trainer, image_inputs
 
@@ -69,6 +70,8 @@ def run(run_dir: Path, resume: str | None) -> str:
     with fetch_errors(cfg, ws):  # a hub id that cannot be downloaded ends as one sentence, not an OSError
         tokenizer = load_tokenizer(cfg, ws)
         model = load_model(cfg, ws)
+    mlps, shared = fuse_mlps(model), cpu_attention(torch.cuda.is_available())
+    say(f"activations: {mlps} MLPs recompute silu in backward" + ("; SDPA shares key/value heads" if shared else ""))
     _phase(run_dir, "model")
     images = image_inputs(cfg, ws, tokenizer)
     splits = build_dataset(cfg, ws, tokenizer)

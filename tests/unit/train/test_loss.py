@@ -88,3 +88,21 @@ def test_a_head_that_is_more_than_a_projection_keeps_the_models_loss() -> None:
     model = tiny(tied=False)
     model.lm_head = torch.nn.Linear(32, 97, bias=True)
     assert causal_head(model) is None
+
+
+def test_fused_mlp_gives_the_same_numbers() -> None:
+    from studio.train.fused import fuse_mlps
+
+    ids, mask, labels = batch()
+    results = []
+    for fused in (False, True):
+        model = tiny(tied=False)
+        if fused:
+            assert fuse_mlps(model) == 2  # both layers' MLPs
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        results.append((loss.item(), grads(model)))
+    (plain, expected), (ours, got) = results
+    assert ours == plain
+    for name, value in expected.items():
+        assert torch.allclose(got[name], value, rtol=1e-5, atol=1e-8), name
