@@ -10,7 +10,7 @@ import pandas as pd
 
 from studio.core.config import Issue
 from studio.runs.manage import RunInfo, losses
-from studio.ui.i18n import t
+from studio.ui.i18n import STRINGS, t
 
 
 def duration(seconds: float | None) -> str:
@@ -79,7 +79,17 @@ def status_markdown(info: RunInfo, command: str, lang: str) -> str:
             error = render(s["error_key"], "zh", **s.get("error_fields", {}))
         lines.append(f"{t('runs.error', lang)}: `{error}`")
     lines.append(f"{t('runs.command', lang)}: `{command}`")
+    if s.get("memory"):  # the worker's memory by phase: where a run's peak comes from
+        phases = " · ".join(f"{_phase(str(p.get('phase')), lang)} {float(p.get('peak_mb') or 0):,.0f}"
+                            + (f" (GPU {float(p['gpu_peak_mb']):,.0f})" if p.get("gpu_peak_mb") else "")
+                            for p in s["memory"] if isinstance(p, dict))
+        lines.append(t("runs.memory", lang, phases=phases, peak=f"{float(s.get('peak_rss_mb') or 0):,.0f}"))
     return "\n\n".join(lines)
+
+
+def _phase(name: str, lang: str) -> str:
+    key = f"runs.phase.{name}"
+    return t(key, lang) if key in STRINGS else html.escape(name)
 
 
 def worst_frame(ranked: list[dict[str, Any]], lang: str) -> pd.DataFrame:

@@ -42,3 +42,20 @@ def test_train_tab_texts_come_from_the_one_prepare(ws: Workspace, tmp_path: Path
     assert "GiB" in memory_text(p, "en") or "MiB" in memory_text(p, "en")
     outside = prepare(ws, {"model_name_or_path": str(tmp_path)}, "demo", full=False, from_browser=True)
     assert "a model must be a folder under models/" in memory_text(outside, "en") and outside.estimate is None
+    assert "grouped by length** (the default)" in memory_text(p, "en")  # the batching path picked, and why
+    assert "answer tokens only" not in memory_text(p, "en")  # two processes keep the model's own loss
+    one = prepare(ws, {"packing": True}, "demo", full=False, from_browser=True)
+    text = memory_text(one, "zh")
+    assert "成批方式：打包" in text and "损失只在回答 token 上计算" in text
+
+
+def test_run_status_shows_memory_by_phase(tmp_path: Path) -> None:
+    from studio.runs.manage import RunInfo
+    from studio.ui.render import status_markdown
+
+    status = {"state": "finished", "peak_rss_mb": 1703,
+              "memory": [{"phase": "imports", "peak_mb": 362.4}, {"phase": "training", "peak_mb": 1703.0},
+                         {"phase": "worst rows", "peak_mb": 700.0}, {"phase": "<b>odd</b>", "peak_mb": 1}]}
+    text = status_markdown(RunInfo("r1", tmp_path, status), "python -m studio.train r1", "en")
+    assert "Memory by phase, peak MiB: imports 362 · training 1,703 · per-row loss 700 · &lt;b&gt;odd&lt;/b&gt; 1" in text
+    assert "整个运行：1,703 MiB" in status_markdown(RunInfo("r1", tmp_path, status), "x", "zh")
