@@ -1,15 +1,17 @@
-"""Training throughput in non-pad tokens/s: padded vs length-grouped vs packed, and LLaMA-Factory beside them.
+"""Training throughput and memory: grouped (the default), padded, packed, glibc's malloc, LLaMA-Factory beside them.
 
-    python bench/train_throughput.py [--steps 40] [--rounds 2] [--lf-python /path/to/lf-venv/bin/python] [--ui]
+    python bench/train_throughput.py [--steps 40] [--rounds 2] [--memory-steps 3] [--lf-python PYTHON] [--ui]
 
 A ~27M-parameter Llama built like the demo model (the demo tokenizer, random weights: speed does not
 depend on what the weights know), alpaca-shaped rows, cutoff 512, batch 8, LoRA r=8 on all linear layers.
 Each configuration is a real `python -m studio train` run; its figure is the non-pad tokens the Trainer
 counted over the wall time of the training loop (metrics.jsonl). LLaMA-Factory runs its default SFT
-recipe (padded, random order) on the same model, file and template: its figure is its samples/s times
-the mean non-pad tokens per example of the file. Configurations alternate over --rounds (order rotated);
-the best round counts. Also: examples/s, the worker's peak RSS, MFU (6 x non-embedding parameters x
-non-pad tokens/s over this machine's measured matmul peak), a PNG in bench/results/, and with --ui the UI
+recipe (padded, random order, gradient checkpointing) on the same model, file and template: its figure is its
+samples/s times the mean non-pad tokens per example of the file. Configurations alternate over --rounds (order
+rotated); the best round counts. Also: examples/s; the worker's peak RSS (the highest round) and, for ours, the
+training phase's; peak RSS at 2x and 4x the batch (--memory-steps steps each); MFU two ways over this machine's
+measured matmul peak: the usual 6 x non-embedding parameters x tokens/s, and the useful FLOPs the worker counts
+(studio/train/flops.py; LLaMA-Factory's at the same FLOPs per token); a PNG in bench/results/; with --ui the UI
 server's CPU and memory while it watches a run. Figures, not pass/fail: compare ratios from one run.
 """
 
