@@ -95,7 +95,8 @@ def worker_env(env: dict[str, str]) -> dict[str, str]:
     lib = tcmalloc()
     preload = env.get("LD_PRELOAD", "")
     if lib and "tcmalloc" not in preload:
-        env = {**env, "LD_PRELOAD": f"{lib} {preload}".strip()}
+        # tcmalloc reports every allocation over 1 GiB on stderr, i.e. into train.log: a model's weights are no news
+        env = {"TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD": str(2**40), **env, "LD_PRELOAD": f"{lib} {preload}".strip()}
     return env
 
 

@@ -15,6 +15,17 @@ from studio.model.info import tensor_shapes
 
 GIB = 2**30
 LOGIT_CHUNK_ELEMENTS = 2**25  # the answer-only loss's logits at a time (128 MiB in fp32)
+# model types whose forward computes logits = lm_head(hidden) and nothing more (no scale, cap or vocabulary slice):
+# the answer-only loss (studio.train.loss) computes exactly their loss. Any other keeps its own.
+ANSWER_LOSS_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl",
+                               "qwen2_5_vl", "phi3", "gemma", "olmo2", "glm4"})
+SHARDED = ("deepspeed_zero2", "deepspeed_zero3", "fsdp")
+
+
+def answer_loss_applies(cfg: RunConfig, model_type: str) -> bool:
+    """One process without a sharding strategy, and a model whose head is a plain projection."""
+    return (cfg.num_processes * cfg.num_machines == 1 and cfg.distributed not in SHARDED
+            and model_type in ANSWER_LOSS_TYPES)
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,7 @@ class Estimate:
     activations: float
     device: str
     device_bytes: float | None
+    answer_only: bool = False  # the loss at answer tokens only (studio.train.loss): logits a chunk at a time
 
     @property
     def total(self) -> float:
@@ -90,7 +102,8 @@ def estimate(model: Path, cfg: RunConfig, gpu: bool) -> Estimate | None:
     # for the whole batch with a distributed launch; one chunk of them with the answer-only loss (studio.train.loss).
     per_layer = 17.0 * act * hidden * tokens
     layers_bytes = (act * hidden * tokens * layers + per_layer) if cfg.gradient_checkpointing else per_layer * layers
-    logits = tokens * vocab if world > 1 else min(tokens * vocab, LOGIT_CHUNK_ELEMENTS)
+    answer_only = answer_loss_applies(cfg, str(conf.get("model_type", "")))
+    logits = min(tokens * vocab, LOGIT_CHUNK_ELEMENTS) if answer_only else tokens * vocab
     activations = layers_bytes + logits * (act + 8.0)
     name, total = device_memory()
-    return Estimate(params, trainable, weight_bytes, grads, optim, activations, name, total)
+    return Estimate(params, trainable, weight_bytes, grads, optim, activations, name, total, answer_only)

@@ -29,11 +29,12 @@ class FlopCount:
     per_square: float  # x L^2 per sequence: attention over its own length, summed over layers
     answer_only: bool
 
-    def batch(self, lengths: list[int], answers: int) -> float:
+    def batch(self, lengths: list[int], answers: int, answer_only: bool | None = None) -> float:
         """FLOPs of one micro-batch: `lengths` of its sequences (packed examples one by one), `answers` its labelled
-        next-token positions."""
+        next-token positions; `answer_only` says where the head ran when it differs from the run's rule."""
         tokens = sum(lengths)
-        return (self.per_token * tokens + self.per_answer * (answers if self.answer_only else tokens)
+        only = self.answer_only if answer_only is None else answer_only
+        return (self.per_token * tokens + self.per_answer * (answers if only else tokens)
                 + self.per_square * sum(n * n for n in lengths))
 
     @classmethod
@@ -47,7 +48,7 @@ class FlopCount:
         lowest = min(trained_layers, default=0)
         per_token = per_answer = 0.0
         for name, m in linears:
-            size = m.weight.numel()
+            size = m.in_features * m.out_features  # not weight.numel(): a 4-bit weight packs two per element
             layer = LAYER.search(name)
             factor = 6 if m.weight.requires_grad else 2 if layer and int(layer.group(1)) < lowest else 4
             if name.endswith("lm_head"):

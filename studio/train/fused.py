@@ -2,7 +2,7 @@
 
 - The gated MLP `down(silu(gate(x)) * up(x))` keeps gate, silu(gate) and up for backward. silu(gate) is one
   elementwise pass away from gate, so it is recomputed there instead: a third of the MLP's elementwise memory
-  (22 MiB per layer for 8 x 512 tokens at width 1,408), with the gradients autograd's own formulas give.
+  (22 MiB per layer for 8 x 512 tokens at width 1,408), with the gradients autograd's own kernels give.
 - Grouped-query attention on CPU: transformers copies each key/value head to every query head that shares it
   before calling SDPA unless told SDPA does the sharing itself (enable_gqa). On CPU that is exact and keeps no
   copies (16 MiB per layer in the bench). On CUDA with a padding mask it would fall back to the slow kernel, so it
@@ -27,10 +27,9 @@ def _silu_mul() -> Any:
         @staticmethod
         def backward(ctx: Any, grad: Any) -> tuple[Any, Any]:
             gate, up = ctx.saved_tensors
-            sig = torch.sigmoid(gate)
-            grad_up = grad * (gate * sig) if ctx.needs_input_grad[1] else None
-            # silu'(x) = sigmoid(x) * (1 + x * (1 - sigmoid(x))): aten's silu_backward, on grad * up as mul's gives
-            grad_gate = grad * up * (sig * (1 + gate * (1 - sig))) if ctx.needs_input_grad[0] else None
+            # the kernels autograd itself runs: mul's backward, then silu_backward on its gradient
+            grad_up = grad * torch.nn.functional.silu(gate) if ctx.needs_input_grad[1] else None
+            grad_gate = torch.ops.aten.silu_backward(grad * up, gate) if ctx.needs_input_grad[0] else None
             return grad_gate, grad_up
 
     return SiluMul

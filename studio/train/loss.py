@@ -15,26 +15,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from studio.encode.encoder import IGNORE
-from studio.model.memory import LOGIT_CHUNK_ELEMENTS
+from studio.model.memory import ANSWER_LOSS_TYPES, LOGIT_CHUNK_ELEMENTS
 
 # logits per chunk (128 MiB in fp32): a 151,936 vocabulary is done 220 rows at a time
 CHUNK_ELEMENTS = LOGIT_CHUNK_ELEMENTS
-# models whose output layer is more than a projection: their own forward must produce the logits
-SCALED_HEAD = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_multiplier_scale")
 
 
 def causal_head(model: Any) -> tuple[Any, Any] | None:
     """(the causal LM module, its plain output Linear) when the answer-only loss computes exactly what its forward
-    would; None otherwise (a scaled or soft-capped head, a head with a bias or an adapter, an unusual model)."""
+    would (studio.model.memory.ANSWER_LOSS_TYPES); None otherwise: another model type, a head with a bias or an
+    adapter, a DataParallel wrapper."""
     import torch
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     head = getattr(inner, "lm_head", None)
     if type(head) is not torch.nn.Linear or head.bias is not None:
         return None
-    config = getattr(inner, "config", None)
-    configs = [config, getattr(config, "text_config", None)]
-    if any(getattr(c, key, None) not in (None, 1.0) for c in configs if c is not None for key in SCALED_HEAD):
+    if getattr(getattr(inner, "config", None), "model_type", "") not in ANSWER_LOSS_TYPES:
         return None
     return inner, head
 
@@ -77,7 +74,7 @@ def _fused() -> Any:
                     if need_h:
                         grad_h[start:start + step] = probs @ weight
                     if need_w:
-                        grad_w += (probs.t() @ hc).float()
+                        grad_w.addmm_(probs.t().float(), hc.float())
             ctx.save_for_backward(*(g for g in (grad_h, grad_w) if g is not None))
             ctx.has, ctx.weight_dtype = (need_h, need_w), weight.dtype
             return total
@@ -96,12 +93,16 @@ def answer_loss(hidden: Any, head: Any, labels: Any, num_items: Any = None) -> A
     """The causal LM loss from last hidden states: each position predicts the next token; positions whose next label
     is IGNORE are skipped before the projection. Divided by `num_items` (the Trainer's count over an accumulated
     batch) or else by this batch's answer tokens, as the model's own loss is."""
+    import torch
+
     target = labels[:, 1:]
     keep = target != IGNORE
-    picked = hidden[:, :-1][keep]
-    total = _fused().apply(picked, head.weight, target[keep])
     count = num_items if num_items is not None else keep.sum()
-    return total / count
+    if not torch.is_grad_enabled():  # evaluation: the value alone, no gradient made in the forward
+        return token_losses(hidden, head, labels)[0].sum() / count
+    # the head's dtype: under mixed precision the wrapped forward hands back fp32 hidden states beside a 16-bit head
+    picked = hidden[:, :-1][keep].to(head.weight.dtype)
+    return _fused().apply(picked, head.weight, target[keep]) / count
 
 
 def token_losses(hidden: Any, head: Any, labels: Any) -> tuple[Any, Any]:
@@ -111,7 +112,7 @@ def token_losses(hidden: Any, head: Any, labels: Any) -> tuple[Any, Any]:
     target = labels[:, 1:]
     keep = target != IGNORE
     rows = torch.nonzero(keep)[:, 0]
-    picked, wanted = hidden[:, :-1][keep], target[keep]
+    picked, wanted = hidden[:, :-1][keep].to(head.weight.dtype), target[keep]
     step = max(1, CHUNK_ELEMENTS // head.weight.shape[0])
     parts = []
     for start in range(0, len(wanted), step):

@@ -69,7 +69,7 @@ class Phases:
 
     def peak_mb(self) -> float:
         """The whole process's peak: the phases' peaks and whatever ran since the last mark."""
-        return max(self.overall, _proc_status().get("VmHWM", 0.0))
+        return round(max(self.overall, _proc_status().get("VmHWM", 0.0)), 1)  # rounded as the phases are
 
     def table(self) -> list[dict[str, Any]]:
         """For status.json: one entry per phase, in the order they first ran."""

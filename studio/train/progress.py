@@ -68,7 +68,7 @@ class MetricsCallback(TrainerCallback):
             record |= {"tokens_per_s": round((tokens - prev_tokens) / max(now - prev_time, 1e-9), 1),
                        "eta_s": self._eta(state.global_step, state.max_steps), "max_steps": state.max_steps}
             record |= self.extra() if self.extra else {}
-            record |= _gpu_memory()
+            record |= {k: v for k, v in _gpu_memory().items() if k not in record}
         else:
             self.last_tokens = (tokens, now)  # the time spent evaluating is not training throughput
         append_metric(self.run_dir, record)

@@ -16,6 +16,7 @@ from studio.model.load import model_path, pick_dtype, say
 from studio.train.flops import FlopCount, row_lengths
 
 DS_CONFIGS = {"deepspeed_zero2": "ds_zero2.json", "deepspeed_zero3": "ds_zero3.json"}
+SEQ_LENGTHS = "seq_lengths"
 
 
 @dataclass
@@ -85,9 +86,9 @@ class Collator:
     pixel_values and image_grid_thw for them in row order, and mm_token_type_ids marking the image-pad tokens.
     Text-only rows of an image dataset train as text: a batch with no image carries no pixels at all."""
 
-    def __init__(self, pad_id: int, images: ImageInputs | None = None, flops: FlopCount | None = None) -> None:
+    def __init__(self, pad_id: int, images: ImageInputs | None = None, lengths: bool = False) -> None:
         self.pad_id, self.images, self.real, self.total = pad_id, images, 0, 0
-        self.counter, self.flops = flops, 0.0
+        self.lengths = lengths  # hand the Trainer each sequence's real length (packed examples one by one)
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -95,17 +96,15 @@ class Collator:
         lengths = [len(r["input_ids"]) for r in batch]
         self.real += sum(lengths)
         self.total += max(lengths) * len(lengths)
-        if self.counter is not None:
-            answers = sum(1 for r in batch for label in r["labels"][1:] if label != IGNORE)
-            self.flops += self.counter.batch([n for r in batch for n in row_lengths(r)], answers)
         out = {k: torch.tensor(v) for k, v in pad_batch(batch, self.pad_id).items()}
+        if self.lengths:  # taken out again before the forward (StudioTrainer.compute_loss)
+            out[SEQ_LENGTHS] = torch.tensor([n for r in batch for n in row_lengths(r)])
         if self.images is not None:
             out.update(self.images(batch, out["input_ids"]))
         return out
 
     def metrics(self) -> dict[str, float]:
-        out = {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
-        return out | ({"flops": float(f"{self.flops:.6g}")} if self.counter is not None else {})
+        return {"packing_efficiency": round(self.real / self.total, 4)} if self.total else {}
 
 
 class ImageInputs:
@@ -158,6 +157,12 @@ def abort_callback(flag: AbortFlag) -> Any:
     return AbortCallback()
 
 
+def gpu_peak(phases: Any) -> dict[str, float]:
+    """The GPU allocator's training peak so far: the phase marks reset torch's own counter at every step."""
+    row = phases.rows.get("training", {}) if phases is not None else {}
+    return {"gpu_mem_gb": round(row["gpu_peak_mb"] / 1024, 2)} if "gpu_peak_mb" in row else {}
+
+
 def phase_callback(phases: Any) -> Any:
     """Training steps and evaluations as separate memory phases (evaluation runs between two steps)."""
     from transformers import TrainerCallback
@@ -173,10 +178,13 @@ def phase_callback(phases: Any) -> Any:
 
 
 def answer_only(cfg: RunConfig, model: Any = None) -> bool:
-    """Whether the loss is computed at answer positions only: one process, and a model whose head allows it."""
+    """Whether the loss is computed at answer positions only: one process, no sharding strategy (DeepSpeed and FSDP
+    expect the whole forward to run through their wrapper), and a model whose head allows it."""
+    from studio.model.memory import SHARDED
     from studio.train.loss import causal_head
 
-    return cfg.num_processes * cfg.num_machines == 1 and (model is None or causal_head(model) is not None)
+    return (cfg.num_processes * cfg.num_machines == 1 and cfg.distributed not in SHARDED
+            and (model is None or causal_head(model) is not None))
 
 
 def trainer_class(cfg: RunConfig) -> Any:
@@ -207,6 +215,13 @@ def trainer_class(cfg: RunConfig) -> Any:
             return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
     class StudioTrainer(Trainer):
+        """Counts the useful FLOPs of each training micro-batch (studio.train.flops) and, where `fast`, computes the
+        loss at answer tokens only."""
+
+        counter: FlopCount | None = None
+        flops = 0.0
+        fast = False
+
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             data = self.train_dataset if train_dataset is None else train_dataset
             if self.args.train_sampling_strategy != "group_by_length" or data is None:
@@ -216,13 +231,16 @@ def trainer_class(cfg: RunConfig) -> Any:
             return SeededGroups(self.args.train_batch_size * self.args.gradient_accumulation_steps, list(lengths),
                                 self.args.seed)
 
-    if not answer_only(cfg):
-        return StudioTrainer
-
-    class AnswerLossTrainer(StudioTrainer):
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            parts = causal_head(model) if "labels" in inputs else None
+            import torch
+
+            lengths = inputs.pop(SEQ_LENGTHS, None)
+            parts = (causal_head(model) if self.fast and "labels" in inputs
+                     and not isinstance(model, torch.nn.DataParallel) else None)
+            if lengths is not None and model.training and self.counter is not None:
+                answers = int((inputs["labels"][:, 1:] != IGNORE).sum()) if "labels" in inputs else 0
+                self.flops += self.counter.batch(lengths.tolist(), answers, answer_only=parts is not None)
             if parts is None:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             inner, head = parts
@@ -231,7 +249,7 @@ def trainer_class(cfg: RunConfig) -> Any:
             loss = answer_loss(hidden, head, inputs["labels"], num_items_in_batch)
             return (loss, {"loss": loss}) if return_outputs else loss
 
-    return AnswerLossTrainer
+    return StudioTrainer
 
 
 def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
@@ -249,7 +267,7 @@ def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, splits: Splits,
                   flag: AbortFlag, elapsed_offset: float = 0.0, images: ImageInputs | None = None,
-                  phases: Any = None) -> Any:
+                  phases: Any = None, flops_offset: float = 0.0) -> Any:
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, TrainingArguments
 
@@ -293,9 +311,11 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
     )
     fast_loss = answer_only(cfg, model)
     say("loss: at answer tokens only, the output layer a chunk at a time" if fast_loss else
-        "loss: the model's own (a distributed launch, or an output layer that is more than a projection)")
-    collate = Collator(tokenizer.pad_token_id, images, FlopCount.of(model, fast_loss))
-    callbacks = [MetricsCallback(run_dir, extra=collate.metrics, elapsed_offset=elapsed_offset),
+        "loss: the model's own (several processes, DeepSpeed / FSDP, or a model type whose output layer is not "
+        "known to be a plain projection)")
+    collate = Collator(tokenizer.pad_token_id, images, lengths=True)
+    metrics = MetricsCallback(run_dir, elapsed_offset=elapsed_offset)
+    callbacks = [metrics,
                  abort_callback(flag)]
     if phases is not None:
         callbacks.append(phase_callback(phases))
@@ -303,5 +323,8 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     trainer = trainer_class(cfg)(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
                       data_collator=collate, callbacks=callbacks)
+    trainer.fast, trainer.counter, trainer.flops = fast_loss, FlopCount.of(model, fast_loss), flops_offset
+    # the useful FLOPs since the run's first start (a resume continues the count of its last metrics line)
+    metrics.extra = lambda: collate.metrics() | {"flops": float(f"{trainer.flops:.6g}")} | gpu_peak(phases)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
     return trainer

@@ -76,13 +76,14 @@ def run(run_dir: Path, resume: str | None) -> str:
     images = image_inputs(cfg, ws, tokenizer)
     splits = build_dataset(cfg, ws, tokenizer)
     _phase(run_dir, "dataset")
-    offset = 0.0
+    offset = flops = 0.0
     if resume:
         rows, _ = read_metrics(run_dir)
         offset = float(rows[-1].get("elapsed_s", 0.0)) if rows else 0.0
+        flops = float(next((r["flops"] for r in reversed(rows) if "flops" in r), 0.0))
         say(f"resuming from {resume}")
     trainer = build_trainer(cfg, run_dir, model, tokenizer, splits, FLAG, elapsed_offset=offset, images=images,
-                            phases=PHASES)
+                            phases=PHASES, flops_offset=flops)
     say(f"training: {trainer.args.max_steps if trainer.args.max_steps > 0 else 'all'} steps")
     FLAG.in_loop = True
     try:

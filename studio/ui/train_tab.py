@@ -71,24 +71,24 @@ def memory_text(p: Prepared, lang: str) -> str:
         return fence[0].text(lang)
     cfg, est = p.config, p.estimate
     if est is None:
-        return t("train.memory_unknown", lang)
+        return t("train.memory_unknown", lang) + "\n\n" + path_text(cfg, lang, False)
     cutoff = cfg.cutoff_len or "p99"
     text = t("train.memory", lang, total=_gib(est.total), w=_gib(est.weights), g=_gib(est.gradients),
              o=_gib(est.optimizer), a=_gib(est.activations), b=cfg.per_device_train_batch_size, c=cutoff,
              t=f"{est.trainable:,}", p=f"{est.parameters:,}", device=est.device,
              avail=_gib(est.device_bytes) if est.device_bytes else "?")
     text += "\n\n" + t("train.memory_over", lang) if est.fits is False else ""
-    return text + "\n\n" + path_text(cfg, lang)
+    return text + "\n\n" + path_text(cfg, lang, est.answer_only)
 
 
 GROUPING_GAIN = "1.6×"  # bench/train_throughput.py: grouped by length / random padded batches, non-pad tokens/s
 
 
-def path_text(cfg: cfgmod.RunConfig, lang: str) -> str:
-    """Which batching path the run takes and why; the loss path where it applies (one process)."""
+def path_text(cfg: cfgmod.RunConfig, lang: str, answer_only: bool) -> str:
+    """Which batching path the run takes and why; the loss path where the estimate says it applies."""
     key = "packed" if cfg.packing else "grouped" if cfg.group_by_length else "padded"
     text = t(f"train.path_{key}", lang, x=GROUPING_GAIN)
-    return text + (" " + t("train.loss_path", lang) if cfg.num_processes * cfg.num_machines == 1 else "")
+    return text + (" " + t("train.loss_path", lang) if answer_only else "")
 
 
 def preview(ctx: Ctx, p: Prepared, lang: str) -> str:

@@ -13,7 +13,8 @@ def test_worker_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ctypes.util, "find_library",
                         lambda name: "libtcmalloc_minimal.so.4" if name == "tcmalloc_minimal" else None)
     env = machine.worker_env({"PATH": "/bin"})
-    assert env == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE", "LD_PRELOAD": "libtcmalloc_minimal.so.4"}
+    assert env == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE", "LD_PRELOAD": "libtcmalloc_minimal.so.4",
+                   "TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD": str(2**40)}
     assert machine.worker_env(env)["LD_PRELOAD"] == "libtcmalloc_minimal.so.4"  # not twice
     assert machine.worker_env({"LD_PRELOAD": "libx.so"})["LD_PRELOAD"] == "libtcmalloc_minimal.so.4 libx.so"
     assert machine.worker_env({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE"  # the operator's choice

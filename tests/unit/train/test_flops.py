@@ -26,6 +26,7 @@ def test_full_lora_and_freeze() -> None:
     assert full.per_square == 4 * 6 * 32  # 4 layers, attention width 32, forward + backward
     assert full.batch([10, 4], answers=5) == 6 * n * 14 + 6 * head * 5 + 4 * 6 * 32 * (100 + 16)
     assert FlopCount.of(model, answer_only=False).batch([10], answers=5) == 6 * n * 10 + 6 * head * 10 + 4 * 6 * 32 * 100
+    assert full.batch([10], answers=5, answer_only=False) == 6 * n * 10 + 6 * head * 10 + 4 * 6 * 32 * 100
 
     from peft import LoraConfig, get_peft_model
 

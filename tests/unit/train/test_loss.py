@@ -83,7 +83,7 @@ def test_per_row_losses_match_the_full_logits() -> None:
 def test_a_head_that_is_more_than_a_projection_keeps_the_models_loss() -> None:
     model = tiny()
     assert causal_head(model) is not None
-    model.config.final_logit_softcapping = 30.0  # Gemma-2 style: tanh on the logits
+    model.config.model_type = "gemma2"  # tanh on the logits: not a type known to have a plain head
     assert causal_head(model) is None
     model = tiny(tied=False)
     model.lm_head = torch.nn.Linear(32, 97, bias=True)
@@ -106,3 +106,23 @@ def test_fused_mlp_gives_the_same_numbers() -> None:
     assert ours == plain
     for name, value in expected.items():
         assert torch.allclose(got[name], value, rtol=1e-5, atol=1e-8), name
+
+
+def test_mixed_precision_and_evaluation() -> None:
+    """Under bf16 mixed precision the wrapped forward hands back fp32 hidden states beside a bf16 head; without
+    gradients (evaluation) the value is the same and no gradient is made."""
+    from accelerate import Accelerator
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(tiny().to(torch.bfloat16), LoraConfig(r=4, target_modules="all-linear"))
+    model = Accelerator(mixed_precision="bf16", cpu=True).prepare_model(model)
+    ids, mask, labels = batch()
+    own = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    inner, head = causal_head(model.module if hasattr(model, "module") else model)
+    with head_set_aside(inner):
+        hidden = model(input_ids=ids, attention_mask=mask).logits
+    ours = answer_loss(hidden, head, labels)
+    ours.backward()
+    assert ours.item() == pytest.approx(own.item(), rel=2e-2)
+    with torch.no_grad():
+        assert answer_loss(hidden, head, labels).item() == pytest.approx(ours.item(), rel=1e-3)
