@@ -187,10 +187,9 @@ def answer_only(cfg: RunConfig, model: Any = None) -> bool:
             and (model is None or causal_head(model) is not None))
 
 
-def trainer_class(cfg: RunConfig) -> Any:
-    """The Trainer with a grouped order that a resume repeats, and the answer-only loss (studio.train.loss) in a
-    single process; a distributed launch keeps the model's own loss, since DDP, DeepSpeed and FSDP expect the whole
-    forward to run through their wrapper."""
+def trainer_class() -> Any:
+    """The Trainer with a grouped order that a resume repeats, useful FLOPs counted, and the answer-only loss
+    (studio.train.loss) where `answer_only` allows it."""
     from transformers import Trainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
@@ -321,7 +320,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         callbacks.append(phase_callback(phases))
     if stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = trainer_class(cfg)(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
+    trainer = trainer_class()(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
                       data_collator=collate, callbacks=callbacks)
     trainer.fast, trainer.counter, trainer.flops = fast_loss, FlopCount.of(model, fast_loss), flops_offset
     # the useful FLOPs since the run's first start (a resume continues the count of its last metrics line)
