@@ -68,7 +68,7 @@ def load_dataset(registry_file: Path, name: str, limit: int | None = None) -> Lo
     """The usable conversations of a registered dataset (`num_samples` caps them, as in LLaMA-Factory)."""
     entry = entry_for(registry_file, name)
     if entry.ranking and limit is None:
-        raise StudioError("registry.ranking", name=name)
+        raise StudioError("registry.ranking", name=name, stage="sft")
     cap = entry.raw.get("num_samples")
     limit = limit if limit is not None else (cap if isinstance(cap, int) and cap > 0 else None)
     loaded = Loaded(resolve(entry, registry_file.parent), [])

@@ -16,7 +16,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from studio.model.info import fingerprint
 from studio.templates.named import AUTO, get_template
 from studio.templates.registry import make_template
 
-CACHE_VERSION = 3  # bump when encoding changes in a way the key cannot see
+CACHE_VERSION = 4  # bump when encoding changes in a way the key cannot see
 
 
 @dataclass
@@ -46,8 +46,7 @@ class Summary:
         return {**asdict(self), "dropped": dict(self.dropped), "truncated": dict(self.truncated)}
 
 
-def tally(results: list[Encoded | Dropped], summary: Summary, sources: list[str] | None = None
-          ) -> list[Encoded]:
+def tally(results: list[Any], summary: Summary, sources: list[str] | None = None) -> list[Any]:
     """The encoded rows kept; with `sources`, the list is narrowed in place to the kept rows' sources."""
     kept, kept_sources = [], []
     for i, result in enumerate(results):
@@ -56,7 +55,7 @@ def tally(results: list[Encoded | Dropped], summary: Summary, sources: list[str]
             continue
         kept.append(result)
         kept_sources.append(sources[i] if sources else "")
-        summary.tokens += len(result.input_ids)
+        summary.tokens += result.tokens
         summary.trained_tokens += result.trained_tokens
         if result.truncated:
             summary.truncated[result.truncated] += 1
@@ -89,7 +88,36 @@ def encode_dataset(registry_file: Path, dataset: str, tokenizer: Any, template: 
     return kept, sources, summary
 
 
-def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: str, options: Options) -> str:
+def encode_preferences(registry_file: Path, dataset: str, tokenizer: Any, template: str, options: Options,
+                       stage: str) -> tuple[dict[str, list], Summary]:
+    """A preference dataset's columns (pairs for dpo, answers with their KL rows for kto), and what was dropped."""
+    from studio.data.preference import load_preferences
+    from studio.encode.pairs import encode_feedback, encode_pairs
+
+    start = time.perf_counter()
+    loaded = load_preferences(registry_file, dataset)
+    summary = Summary(rows=loaded.total, unusable=len(loaded.problems))
+    encoder = Encoder(make_template(template, tokenizer), tokenizer, options)
+    sources = list(loaded.sources)
+    encode = encode_feedback if stage == "kto" else encode_pairs
+    kept = tally(encode(encoder, loaded.items), summary, sources)  # type: ignore[arg-type]
+    names = [f.name for f in fields(kept[0])] if kept else []
+    columns: dict[str, list] = {n: [getattr(e, n) for e in kept] for n in names if n != "truncated"}
+    summary.seconds = round(time.perf_counter() - start, 3)
+    return columns | {"source": sources}, summary
+
+
+def sft_columns(kept: list[Encoded], sources: list[str], summary: Summary) -> tuple[dict[str, list], Summary]:
+    columns: dict[str, list] = {"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept],
+                                "source": sources}
+    if any(e.images for e in kept):  # decoded in the collator, batch by batch: only paths and grids are kept
+        columns["images"] = [list(e.images) for e in kept]
+        columns["image_grid_thw"] = [[list(g) for g in e.grids] for e in kept]
+    return columns, summary
+
+
+def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: str, options: Options,
+              stage: str = "sft") -> str:
     from studio.data.registry import get_entry
 
     entry = get_entry(registry_file, dataset)
@@ -102,6 +130,7 @@ def cache_key(registry_file: Path, dataset: str, tokenizer_dir: Path, template: 
         "template": template if template == AUTO else repr(get_template(template)),
         "tokenizer": [str(tokenizer_dir), *fingerprint(tokenizer_dir)],
         "options": asdict(options),
+        "stage": "sft" if stage == "eval" else stage,
     }
     if (media := media_for(registry_file, tokenizer_dir, options)) is not None:
         parts["media"] = [asdict(media.spec), *_image_stamps(registry_file, dataset, media.root)]
@@ -120,8 +149,7 @@ def _image_stamps(registry_file: Path, dataset: str, root: Path) -> list[tuple[s
     return stamps
 
 
-def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], list[str], Summary]]
-                  ) -> tuple[Any, Summary]:
+def load_or_build(folder: Path, build: Callable[[], tuple[dict[str, list], Summary]]) -> tuple[Any, Summary]:
     """The saved rows in `folder` (a datasets.Dataset), building and saving them first when absent."""
     import datasets
     from datasets import Dataset, load_from_disk
@@ -133,12 +161,7 @@ def load_or_build(folder: Path, build: Callable[[], tuple[list[Encoded], list[st
         summary = Summary(**{**data, "dropped": Counter(data["dropped"]), "truncated": Counter(data["truncated"]),
                              "cached": True})
         return load_from_disk(str(folder / "rows")), summary
-    kept, sources, summary = build()
-    columns: dict[str, list] = {"input_ids": [e.input_ids for e in kept], "labels": [e.labels for e in kept],
-                                "source": sources}
-    if any(e.images for e in kept):  # decoded in the collator, batch by batch: only paths and grids are kept
-        columns["images"] = [list(e.images) for e in kept]
-        columns["image_grid_thw"] = [[list(g) for g in e.grids] for e in kept]
+    columns, summary = build()
     rows = Dataset.from_dict(columns)
     tmp = folder.with_name(f"{folder.name}.tmp-{time.time_ns()}")
     rows.save_to_disk(str(tmp / "rows"))
@@ -171,9 +194,14 @@ def staged(work: Callable[[], Any]) -> Any:
 
 
 def cached_dataset(cache_root: Path, registry_file: Path, dataset: str, tokenizer: Any, tokenizer_dir: Path,
-                   template: str, options: Options) -> tuple[Any, Summary]:
-    key = cache_key(registry_file, dataset, tokenizer_dir, template, options)
+                   template: str, options: Options, stage: str = "sft") -> tuple[Any, Summary]:
+    """The encoded rows of a run's dataset: SFT rows, or preference columns for dpo / kto."""
+    key = cache_key(registry_file, dataset, tokenizer_dir, template, options, stage)
     folder = cache_root / "tokenized" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', dataset)[:40]}-{key}"
     folder.parent.mkdir(parents=True, exist_ok=True)
+    if stage in ("dpo", "kto"):
+        return staged(lambda: load_or_build(
+            folder, lambda: encode_preferences(registry_file, dataset, tokenizer, template, options, stage)))
     return staged(lambda: load_or_build(
-        folder, lambda: encode_dataset(registry_file, dataset, tokenizer, template, options, tokenizer_dir)))
+        folder, lambda: sft_columns(*encode_dataset(registry_file, dataset, tokenizer, template, options,
+                                                    tokenizer_dir))))

@@ -76,6 +76,10 @@ class Encoded:
     def trained_tokens(self) -> int:
         return sum(label != IGNORE for label in self.labels)
 
+    @property
+    def tokens(self) -> int:
+        return len(self.input_ids)
+
 
 @dataclass(frozen=True)
 class Dropped:
@@ -148,6 +152,17 @@ class Encoder:
             vocab = self._tokenize(texts)
             for c, r in zip(chunk, rendered, strict=True):
                 out.append(r if isinstance(r, Dropped) else self._encode(c[0], self._ids(r, vocab), *c[1:]))
+        return out
+
+    def message_ids(self, convs: Sequence[Conversation]) -> list[list[list[int]] | Dropped]:
+        """Each conversation's messages as ids, one list per message (no truncation, no media expansion): what the
+        preference encoders (studio.encode.pairs) cut and join their own way. Tokenized in batched calls."""
+        out: list[list[list[int]] | Dropped] = []
+        for start in range(0, len(convs), CHUNK):
+            rendered = [self._messages(c) for c in convs[start:start + CHUNK]]
+            vocab = self._tokenize([s for r in rendered if not isinstance(r, Dropped) for m in r for s in m
+                                    if isinstance(s, str)])
+            out += [r if isinstance(r, Dropped) else self._ids(r, vocab) for r in rendered]
         return out
 
     def _expand(self, conv: Conversation) -> tuple[Conversation, tuple[str, ...], tuple] | Dropped:

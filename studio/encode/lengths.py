@@ -11,7 +11,7 @@ from typing import Any
 
 from studio.data.load import entry_for, load_dataset
 from studio.data.report import Report, inspect, stats
-from studio.encode.encoder import Encoder, Options
+from studio.encode.encoder import Dropped, Encoder, Options
 from studio.model.info import context_limit, load_tokenizer, propose_template
 from studio.templates.registry import make_template
 
@@ -74,7 +74,20 @@ def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, templa
 @lru_cache(maxsize=16)
 def _dataset_cutoff(data_dir: str, dataset: str, model: str, template: str, trust: bool, stamp: tuple) -> int:
     tokenizer = load_tokenizer(Path(model), trust)
-    convs = load_dataset(Path(data_dir) / "dataset_info.json", dataset).conversations
+    registry = Path(data_dir) / "dataset_info.json"
+    from studio.data.preference import kind, load_preferences
+    from studio.data.registry import get_entry
+
+    if (shape := kind(get_entry(registry, dataset))) != "sft":  # preference rows: the longer side of each
+        from studio.encode.pairs import encode_feedback, encode_pairs
+
+        encoder = Encoder(make_template(template, tokenizer), tokenizer, Options(UNCUT))
+        items = load_preferences(registry, dataset).items
+        totals = [max(len(e.chosen_input_ids), len(e.rejected_input_ids)) if shape == "pairs" else len(e.input_ids)
+                  for e in (encode_pairs if shape == "pairs" else encode_feedback)(encoder, items)  # type: ignore
+                  if not isinstance(e, Dropped)]
+        return cutoff_for(totals, context_limit(Path(model)))
+    convs = load_dataset(registry, dataset).conversations
     prompt, response = token_lengths(convs, Encoder(make_template(template, tokenizer), tokenizer, Options(UNCUT)))
     return cutoff_for([p + r for p, r in zip(prompt, response, strict=True)], context_limit(Path(model)))
 

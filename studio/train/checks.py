@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studio.core.config import Issue, RunConfig
+from studio.core.config import PREFERENCE_STAGES, Issue, RunConfig
 from studio.core.errors import StudioError
 from studio.core.hf import hub_issue
 from studio.core.machine import has_gpu
 from studio.core.messages import MESSAGES, Both
 from studio.core.workspace import Workspace
 from studio.data.load import survey
-from studio.data.registry import load_registry
+from studio.data.registry import DatasetEntry, load_registry
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # owner/name (or a legacy bare name like gpt2)
 
@@ -50,9 +50,12 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
         elif state == "outside":
             issues.append(Issue("dataset", "error", "registry.outside", {"name": cfg.dataset,
                                                                           "file": entry.file_name}))
-        elif entry.ranking:
-            issues.append(Issue("dataset", "error", "registry.ranking", {"name": cfg.dataset}))
-        elif (err := survey(entry, ws.data_dir, cfg.stage != "eval")) is not None:  # nothing would survive
+        elif (problem := _stage_data(cfg, entry)) is not None:
+            issues.append(problem)
+        elif cfg.stage in PREFERENCE_STAGES and (err := _survey_preferences(ws, cfg.dataset)) is not None:
+            issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
+        elif cfg.stage not in PREFERENCE_STAGES and (err := survey(entry, ws.data_dir, cfg.stage != "eval")) \
+                is not None:  # nothing would survive
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
         else:
             issues += _check_media(cfg, ws, entry.media_columns()) + _check_images(cfg, ws, entry.media_columns())
@@ -61,6 +64,31 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
     if cfg.precision in ("bf16", "fp16") and not has_gpu():
         issues.append(Issue("precision", "error", "config.no_gpu", {"value": cfg.precision}))
     return issues + _check_machine(cfg)
+
+
+def _stage_data(cfg: RunConfig, entry: DatasetEntry) -> Issue | None:
+    """A dataset of the wrong shape for the stage, said with the stage and the columns it expects."""
+    from studio.data.preference import kind
+
+    shape, fields = kind(entry), {"name": cfg.dataset, "stage": cfg.stage}
+    if cfg.stage == "dpo" and shape != "pairs":
+        return Issue("dataset", "error", "pref.needs_pairs", fields)
+    if cfg.stage == "kto" and shape != "kto":
+        return Issue("dataset", "error", "pref.needs_kto", fields)
+    if cfg.stage in ("sft", "eval") and shape != "sft":
+        return Issue("dataset", "error", "registry.ranking" if shape == "pairs" else "pref.kto_for_sft", fields)
+    return None
+
+
+def _survey_preferences(ws: Workspace, name: str) -> StudioError | None:
+    """The reason no row of a preference dataset is usable, or None."""
+    from studio.data.preference import load_preferences
+
+    try:
+        load_preferences(ws.registry_file, name)
+    except StudioError as err:
+        return err
+    return None
 
 
 def _check_media(cfg: RunConfig, ws: Workspace, media: dict[str, str]) -> list[Issue]:

@@ -40,6 +40,9 @@ def ensure_dataset(ws: Workspace) -> None:
         shutil.copyfile(REPO_ROOT / "assets" / "demo" / "identity.json", target)
     if DEMO_DATASET not in load_registry(ws.registry_file):
         register(ws.registry_file, DEMO_DATASET, {"file_name": DEMO_FILE, "formatting": "alpaca"})
+    from studio.train.demo_preference import ensure_preference_datasets
+
+    ensure_preference_datasets(ws)
 
 
 def demo_model_dir(ws: Workspace) -> Path:

@@ -12,6 +12,8 @@ from transformers import TrainerCallback
 from studio.core.rundir import append_metric, update_status
 
 KEYS = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", "grad_norm": "grad_norm"}
+# preference runs (studio.train.preference) log these as they come, LLaMA-Factory's names
+PREFERENCE_KEYS = ("rewards/", "eval_rewards/", "logps/", "eval_logps/", "kl", "eval_kl")
 
 
 def _gpu_memory() -> dict[str, float]:
@@ -61,6 +63,7 @@ class MetricsCallback(TrainerCallback):
         tokens = int(state.num_input_tokens_seen or 0)
         record = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
         record |= {ours: logs[theirs] for theirs, ours in KEYS.items() if theirs in logs}
+        record |= {k: round(v, 6) for k, v in logs.items() if k.startswith(PREFERENCE_KEYS) and isinstance(v, float)}
         record |= {"tokens_seen": tokens, "elapsed_s": round(now - self.started + self.offset, 3)}
         if "loss" in logs:  # a training line; an evaluation line has no throughput of its own
             prev_tokens, prev_time = self.last_tokens

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.config import RunConfig
+from studio.core.config import PREFERENCE_STAGES, RunConfig
 from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
 from studio.encode.encoder import IGNORE, Options, pad_batch
@@ -312,7 +312,14 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
     say("loss: at answer tokens only, the output layer a chunk at a time" if fast_loss else
         "loss: the model's own (several processes, DeepSpeed / FSDP, or a model type whose output layer is not "
         "known to be a plain projection)")
-    collate = Collator(tokenizer.pad_token_id, images, lengths=True)
+    preference = cfg.stage in PREFERENCE_STAGES
+    if preference:
+        from studio.train.preference import PreferenceCollator
+        from studio.train.preference import trainer_class as preference_trainer
+
+        collate: Any = PreferenceCollator(tokenizer.pad_token_id, cfg.stage)
+    else:
+        collate = Collator(tokenizer.pad_token_id, images, lengths=True)
     metrics = MetricsCallback(run_dir, elapsed_offset=elapsed_offset)
     callbacks = [metrics,
                  abort_callback(flag)]
@@ -320,10 +327,12 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         callbacks.append(phase_callback(phases))
     if stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    trainer = trainer_class()(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
-                      data_collator=collate, callbacks=callbacks)
+    cls = preference_trainer() if preference else trainer_class()
+    trainer = cls(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
+                  data_collator=collate, callbacks=callbacks)
+    trainer.cfg = cfg
     trainer.fast, trainer.counter, trainer.flops = fast_loss, FlopCount.of(model, fast_loss), flops_offset
     # the useful FLOPs since the run's first start (a resume continues the count of its last metrics line)
-    metrics.extra = lambda: collate.metrics() | {"flops": float(f"{trainer.flops:.6g}")} | gpu_peak(phases)
+    metrics.extra = lambda: (collate.metrics() if not preference else {}) | {"flops": float(f"{trainer.flops:.6g}")} | gpu_peak(phases)
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one line per log instead
     return trainer

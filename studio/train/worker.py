@@ -20,6 +20,7 @@ from studio.core.messages import render
 from studio.core.rundir import CONFIG_FILE, read_metrics, read_status, update_status
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.model.load import fetch_errors, is_main_process, load_model, load_tokenizer, save_output, say
+from studio.train import preference as pref
 from studio.train.checks import check_environment
 from studio.train.fused import cpu_attention, fuse_mlps
 from studio.train.phases import Phases
@@ -73,9 +74,17 @@ def run(run_dir: Path, resume: str | None) -> str:
     mlps, shared = fuse_mlps(model), cpu_attention(torch.cuda.is_available())
     say(f"activations: {mlps} MLPs recompute silu in backward" + ("; SDPA shares key/value heads" if shared else ""))
     _phase(run_dir, "model")
-    images = image_inputs(cfg, ws, tokenizer)
-    splits = build_dataset(cfg, ws, tokenizer)
+    preference = cfg.stage in cfgmod.PREFERENCE_STAGES
+    images = None if preference else image_inputs(cfg, ws, tokenizer)
+    splits = (pref.build_dataset if preference else build_dataset)(cfg, ws, tokenizer)
     _phase(run_dir, "dataset")
+    if preference:
+        for module in model.modules():  # as LLaMA-Factory: no dropout, so policy and reference see the same net
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+        splits = pref.attach_reference(cfg, run_dir, model, splits, pref.PreferenceCollator(tokenizer.pad_token_id,
+                                                                                            cfg.stage))
+        _phase(run_dir, "reference")
     offset = flops = 0.0
     if resume:
         rows, _ = read_metrics(run_dir)
@@ -104,7 +113,10 @@ def run(run_dir: Path, resume: str | None) -> str:
         say(f"{target.name} saved to {target}")
         _phase(run_dir, "saving")
         if cfg.worst_rows and cfg.distributed not in ("deepspeed_zero3", "fsdp"):  # sharded weights: no 1-GPU pass
-            _rank_rows(cfg, run_dir, trainer.model, tokenizer, splits.rows, images)
+            if preference:
+                _rank_pairs(cfg, run_dir, trainer.model, tokenizer, splits.rows)
+            else:
+                _rank_rows(cfg, run_dir, trainer.model, tokenizer, splits.rows, images)
             _phase(run_dir, "worst rows")
     return "finished"
 
@@ -133,6 +145,22 @@ def _rank_rows(cfg: cfgmod.RunConfig, run_dir: Path, model: object, tokenizer: o
     if ranked:
         say(f"per-row loss: {ranked[0]['ranked_of']} rows ranked in {time.perf_counter() - start:.1f} s; worst "
             f"{ranked[0]['loss']:.3f} ({ranked[0]['source']})")
+
+
+def _rank_pairs(cfg: cfgmod.RunConfig, run_dir: Path, model: object, tokenizer: object, rows: object) -> None:
+    from studio.train import worst_rows
+
+    start = time.perf_counter()
+    try:
+        wrong = pref.worst_pairs(cfg, model, tokenizer, rows, pref.PreferenceCollator(tokenizer.pad_token_id,
+                                                                                    cfg.stage), cfg.worst_rows)
+    except Aborted:
+        say("wrongly preferred pairs: skipped (SIGTERM)")
+        return
+    worst_rows.write(run_dir, wrong)
+    unit = "pairs" if cfg.stage == "dpo" else "answers"
+    say(f"still wrong after training: {len(wrong)}{'+' if len(wrong) == cfg.worst_rows else ''} of {len(rows)} "
+        f"{unit} listed ({time.perf_counter() - start:.1f} s)")
 
 
 def _next_in_queue(run_dir: Path) -> None:
