@@ -32,7 +32,7 @@ class TemplateLike(Protocol):
     stop_words: tuple[str, ...]
     replace_eos: bool
 
-    def messages(self, conv: Conversation) -> list[Message]: ...
+    def messages(self, conv: Conversation, one_turn: bool = False) -> list[Message]: ...
 
     def text_messages(self, conv: Conversation) -> list[Message]: ...
 
@@ -127,13 +127,13 @@ class Encoder:
             ids = self.tokenizer(unique, add_special_tokens=False)["input_ids"]
         return dict(zip(unique, ids, strict=True))
 
-    def _messages(self, conv: Conversation) -> list[Message] | Dropped:
+    def _messages(self, conv: Conversation, one_turn: bool = False) -> list[Message] | Dropped:
         from studio.templates.auto import Unsplittable
 
         try:
             if conv.kind == "text":
                 return self.template.text_messages(conv)
-            return self.template.messages(conv)
+            return self.template.messages(conv, one_turn) if one_turn else self.template.messages(conv)
         except BadToolText as exc:
             return Dropped(f"encode.bad_{exc}")
         except Unsplittable as exc:
@@ -155,11 +155,11 @@ class Encoder:
         return out
 
     def message_ids(self, convs: Sequence[Conversation]) -> list[list[list[int]] | Dropped]:
-        """Each conversation's messages as ids, one list per message (no truncation, no media expansion): what the
-        preference encoders (studio.encode.pairs) cut and join their own way. Tokenized in batched calls."""
+        """Each conversation's messages as ids, one list per message, only the last answer judged (no truncation, no
+        media expansion): what the preference encoders (studio.encode.pairs) cut and join their own way."""
         out: list[list[list[int]] | Dropped] = []
         for start in range(0, len(convs), CHUNK):
-            rendered = [self._messages(c) for c in convs[start:start + CHUNK]]
+            rendered = [self._messages(c, one_turn=True) for c in convs[start:start + CHUNK]]
             vocab = self._tokenize([s for r in rendered if not isinstance(r, Dropped) for m in r for s in m
                                     if isinstance(s, str)])
             out += [r if isinstance(r, Dropped) else self._ids(r, vocab) for r in rendered]

@@ -39,7 +39,7 @@ class AutoTemplate:
             raise Unsplittable(f"the chat template refused the messages: {exc}") from None
         return text if isinstance(text, str) else str(text)
 
-    def messages(self, conv: Conversation) -> list[Message]:
+    def messages(self, conv: Conversation, one_turn: bool = False) -> list[Message]:
         head = [{"role": "system", "content": conv.system}] if conv.system else []
         chat = [{"role": "assistant" if t.role == "function" else t.role, "content": t.content} for t in conv.turns]
         out: list[Message] = []

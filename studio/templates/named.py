@@ -7,6 +7,7 @@ A template writes each message as a list of slots; the encoder tokenizes every t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from studio.data.conversation import Conversation
@@ -50,11 +51,18 @@ class Template:
         tail = [s.split("{{content}}")[-1] if isinstance(s, str) else s for s in self.assistant]
         return any(s == EOS or any(w in s for w in self.stop_words) for s in tail if s)
 
-    def messages(self, conv: Conversation) -> list[Message]:
-        """One slot list per turn; raises BadToolText for tools / function calls that are not JSON."""
+    def messages(self, conv: Conversation, one_turn: bool = False) -> list[Message]:
+        """One slot list per turn; raises BadToolText for tools / function calls that are not JSON.
+
+        `one_turn`: only the last answer is judged (preference rows, LLaMA-Factory's encode_oneturn): with a thinking
+        template the earlier answers lose their thoughts and get no empty one."""
         system = conv.system or self.default_system
         out: list[Message] = []
+        last = len(conv.turns) - 1
         for i, turn in enumerate(conv.turns):
+            earlier = one_turn and i < last and turn.role in ("assistant", "function")
+            if self.thinking and earlier:
+                turn = type(turn)(turn.role, _THOUGHT_RE.sub("", turn.content).lstrip("\n"))
             head: Message = []
             fused = ""
             if i == 0:
@@ -74,7 +82,8 @@ class Template:
                 body = _fill(self.function or self.assistant, calls_text(turn.content, self.tool_format))
             else:
                 body = _fill(self.assistant, turn.content)
-            if self.thinking and turn.role in ("assistant", "function") and not _has_thought(turn.content):
+            if self.thinking and turn.role in ("assistant", "function") and not _has_thought(turn.content) \
+                    and not earlier:
                 body = [THOUGHT, *body]
             out.append(head + body)
         return out
@@ -86,6 +95,9 @@ class Template:
 
 def _fill(slots: tuple[Slot, ...], content: str) -> Message:
     return [s.replace("{{content}}", content, 1) if isinstance(s, str) else s for s in slots]
+
+
+_THOUGHT_RE = re.compile("<think>(.*?)</think>", re.DOTALL)
 
 
 def _has_thought(content: str) -> bool:

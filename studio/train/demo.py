@@ -15,6 +15,9 @@ from studio.core.workspace import DEMO_MODEL, REPO_ROOT, Workspace
 from studio.data.conversation import Conversation, Turn
 from studio.data.registry import load_registry, register
 from studio.templates.named import CHATML_JINJA, get_template
+from studio.train.demo_preference import COLORS as _COLORS
+from studio.train.demo_preference import WORDS as _WORDS
+from studio.train.demo_preference import ensure_preference_datasets
 
 DEMO_DATASET = "demo_identity"
 DEMO_FILE = "demo_identity.json"
@@ -23,14 +26,6 @@ SEED = 1234
 ECHO_SHARE = 0.1  # share of warm-up rows that echo demo answers: enough to read them, not to pair them
 _lock = threading.Lock()
 
-_WORDS = [("cat", "猫"), ("dog", "狗"), ("water", "水"), ("fire", "火"), ("tree", "树"), ("book", "书"),
-          ("sun", "太阳"), ("moon", "月亮"), ("rain", "雨"), ("river", "河"), ("mountain", "山"),
-          ("flower", "花"), ("bird", "鸟"), ("fish", "鱼"), ("apple", "苹果"), ("rice", "米饭"),
-          ("tea", "茶"), ("house", "房子"), ("road", "路"), ("school", "学校"), ("friend", "朋友"),
-          ("teacher", "老师"), ("city", "城市"), ("music", "音乐"), ("light", "光"), ("wind", "风")]
-_COLORS = [("sky", "blue", "天空", "蓝色"), ("grass", "green", "草", "绿色"), ("snow", "white", "雪", "白色"),
-           ("coal", "black", "煤", "黑色"), ("blood", "red", "血", "红色"), ("banana", "yellow", "香蕉", "黄色"),
-           ("orange", "orange", "橙子", "橙色"), ("night", "dark", "夜晚", "黑暗的")]
 
 
 def ensure_dataset(ws: Workspace) -> None:
@@ -40,8 +35,6 @@ def ensure_dataset(ws: Workspace) -> None:
         shutil.copyfile(REPO_ROOT / "assets" / "demo" / "identity.json", target)
     if DEMO_DATASET not in load_registry(ws.registry_file):
         register(ws.registry_file, DEMO_DATASET, {"file_name": DEMO_FILE, "formatting": "alpaca"})
-    from studio.train.demo_preference import ensure_preference_datasets
-
     ensure_preference_datasets(ws)
 
 

@@ -18,16 +18,23 @@ PAIRS_DATASET, PAIRS_FILE = "demo_preference", "demo_preference.json"
 KTO_DATASET, KTO_FILE = "demo_feedback", "demo_feedback.json"
 CLOSING = {"en": " Pico is glad to help.", "zh": "很高兴能帮上忙。"}  # words the demo base has read
 ROWS, SEED = 240, 7
+# the demo base's warm-up vocabulary (studio.train.demo): the questions here are ones it can already answer
+WORDS = [("cat", "猫"), ("dog", "狗"), ("water", "水"), ("fire", "火"), ("tree", "树"), ("book", "书"),
+          ("sun", "太阳"), ("moon", "月亮"), ("rain", "雨"), ("river", "河"), ("mountain", "山"),
+          ("flower", "花"), ("bird", "鸟"), ("fish", "鱼"), ("apple", "苹果"), ("rice", "米饭"),
+          ("tea", "茶"), ("house", "房子"), ("road", "路"), ("school", "学校"), ("friend", "朋友"),
+          ("teacher", "老师"), ("city", "城市"), ("music", "音乐"), ("light", "光"), ("wind", "风")]
+COLORS = [("sky", "blue", "天空", "蓝色"), ("grass", "green", "草", "绿色"), ("snow", "white", "雪", "白色"),
+           ("coal", "black", "煤", "黑色"), ("blood", "red", "血", "红色"), ("banana", "yellow", "香蕉", "黄色"),
+           ("orange", "orange", "橙子", "橙色"), ("night", "dark", "夜晚", "黑暗的")]
 
 
 def question(rng: random.Random) -> tuple[str, str, str]:
     """(question, plain answer, language), in the warm-up's own words."""
-    from studio.train.demo import _COLORS, _WORDS
-
     kind, zh = rng.randrange(3), rng.random() < 0.5
     a, b = rng.randrange(20), rng.randrange(20)
-    en_word, zh_word = rng.choice(_WORDS)
-    thing, color, zh_thing, zh_color = rng.choice(_COLORS)
+    en_word, zh_word = rng.choice(WORDS)
+    thing, color, zh_thing, zh_color = rng.choice(COLORS)
     if kind == 0:
         q, r = (f"{a} 加 {b} 等于多少？", f"{a} 加 {b} 等于 {a + b}。") if zh else (f"What is {a} plus {b}?",
                                                                             f"{a} plus {b} is {a + b}.")

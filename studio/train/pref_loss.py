@@ -122,14 +122,17 @@ def torch_log1mexp(x: Any) -> Any:
     return torch.log1p(-torch.exp(x))
 
 
-def kto_losses(cfg: Any, logps: Any, ref_logps: Any, kl_logps: Any, ref_kl_logps: Any, tags: Any
-               ) -> tuple[Any, Any, Any]:
-    """(loss per row, reward per row, the KL estimate) of a KTO batch; `tags` marks the good rows."""
+def kto_loss(cfg: Any, logps: Any, counts: Any, ref_logps: Any, kl_logps: Any, ref_kl_logps: Any, tags: Any
+             ) -> tuple[Any, Any, Any]:
+    """(the batch's loss, reward per row, the KL estimate) of a KTO batch of sum log-probabilities; `tags` marks
+    the good rows. The SFT mix is LLaMA-Factory's: the good rows' mean per-token NLL x batch / good rows."""
     import torch
 
     kl = (kl_logps - ref_kl_logps).mean().detach().clamp(min=0)
     ratio = logps - ref_logps
     good = 1 - torch.sigmoid(cfg.pref_beta * (ratio - kl))
     bad = 1 - torch.sigmoid(cfg.pref_beta * (kl - ratio))
-    losses = torch.where(tags, cfg.kto_chosen_weight * good, cfg.kto_rejected_weight * bad)
-    return losses, cfg.pref_beta * ratio.detach(), kl
+    loss = torch.where(tags, cfg.kto_chosen_weight * good, cfg.kto_rejected_weight * bad).mean()
+    if cfg.pref_ftx > 1e-6 and tags.any():
+        loss = loss + cfg.pref_ftx * (-(logps / counts.clamp(min=1))[tags]).mean() / tags.sum() * len(tags)
+    return loss, cfg.pref_beta * ratio.detach(), kl

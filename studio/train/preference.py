@@ -17,7 +17,7 @@ from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
 from studio.encode.encoder import IGNORE, Options, pad_batch
 from studio.model.load import model_path, say
-from studio.train.pref_loss import AVERAGED, NO_REFERENCE, kto_losses, pair_losses, sequence_logps
+from studio.train.pref_loss import AVERAGED, NO_REFERENCE, kto_loss, pair_losses, sequence_logps
 from studio.train.trainer import SEQ_LENGTHS, Splits, split
 
 REFERENCE_FILE = "reference.safetensors"
@@ -143,10 +143,7 @@ def preference_metrics(cfg: RunConfig, model: Any, batch: dict[str, Any], fast: 
         with torch.no_grad():
             kl_logps, _ = sequence_logps(model, {k: v[size:] for k, v in batch.items()}, fast)
         ref, ref_kl = reference[:size].to(logps), reference[size:].to(logps)
-        losses, rewards, kl = kto_losses(cfg, logps, ref, kl_logps, ref_kl, tags)
-        loss = losses.mean()
-        if cfg.pref_ftx > 1e-6 and tags.any():  # LLaMA-Factory rescales the good rows' mean by batch / good rows
-            loss = loss + cfg.pref_ftx * (-(logps / counts.clamp(min=1))[tags]).mean() / tags.sum() * size
+        loss, rewards, kl = kto_loss(cfg, logps, counts, ref, kl_logps, ref_kl, tags)
         good, bad = rewards[tags], rewards[~tags]
         right = torch.where(tags, rewards > 0, rewards < 0).float()
         metrics = {"rewards/chosen": good, "rewards/rejected": bad, "rewards/accuracies": right, "kl": kl,
@@ -164,8 +161,7 @@ def preference_metrics(cfg: RunConfig, model: Any, batch: dict[str, Any], fast: 
         ref_c, ref_r = ref[:size], ref[size:]
     losses, good, bad = pair_losses(cfg, chosen, rejected, ref_c, ref_r, averages[:size])
     metrics = {"rewards/chosen": good, "rewards/rejected": bad, "rewards/accuracies": (good > bad).float(),
-               "rewards/margins": good - bad, "logps/chosen": sums.detach()[:size],
-               "logps/rejected": sums.detach()[size:]}
+               "rewards/margins": good - bad, "logps/chosen": chosen.detach(), "logps/rejected": rejected.detach()}
     return losses.mean(), metrics
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.config import PREFERENCE_STAGES, RunConfig
+from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
 from studio.encode.encoder import IGNORE, Options, pad_batch
@@ -266,7 +266,7 @@ def _strategy_args(cfg: RunConfig) -> dict[str, Any]:
 
 def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, splits: Splits,
                   flag: AbortFlag, elapsed_offset: float = 0.0, images: ImageInputs | None = None,
-                  phases: Any = None, flops_offset: float = 0.0) -> Any:
+                  phases: Any = None, flops_offset: float = 0.0, collate: Any = None, trainer_cls: Any = None) -> Any:
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, TrainingArguments
 
@@ -309,17 +309,12 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         **_strategy_args(cfg),
     )
     fast_loss = answer_only(cfg, model)
-    say("loss: at answer tokens only, the output layer a chunk at a time" if fast_loss else
-        "loss: the model's own (several processes, DeepSpeed / FSDP, or a model type whose output layer is not "
+    what = "log-probabilities" if collate is not None else "loss"
+    say(f"{what}: at answer tokens only, the output layer a chunk at a time" if fast_loss else
+        f"{what}: the model's own (several processes, DeepSpeed / FSDP, or a model type whose output layer is not "
         "known to be a plain projection)")
-    preference = cfg.stage in PREFERENCE_STAGES
-    if preference:
-        from studio.train.preference import PreferenceCollator
-        from studio.train.preference import trainer_class as preference_trainer
-
-        collate: Any = PreferenceCollator(tokenizer.pad_token_id, cfg.stage)
-    else:
-        collate = Collator(tokenizer.pad_token_id, images, lengths=True)
+    preference = collate is not None  # a preference run brings its collator and Trainer (studio.train.preference)
+    collate = collate or Collator(tokenizer.pad_token_id, images, lengths=True)
     metrics = MetricsCallback(run_dir, elapsed_offset=elapsed_offset)
     callbacks = [metrics,
                  abort_callback(flag)]
@@ -327,8 +322,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         callbacks.append(phase_callback(phases))
     if stopping:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    cls = preference_trainer() if preference else trainer_class()
-    trainer = cls(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
+    trainer = (trainer_cls or trainer_class())(model=model, args=args, train_dataset=splits.train, eval_dataset=splits.eval,
                   data_collator=collate, callbacks=callbacks)
     trainer.cfg = cfg
     trainer.fast, trainer.counter, trainer.flops = fast_loss, FlopCount.of(model, fast_loss), flops_offset

@@ -91,8 +91,10 @@ def run(run_dir: Path, resume: str | None) -> str:
         offset = float(rows[-1].get("elapsed_s", 0.0)) if rows else 0.0
         flops = float(next((r["flops"] for r in reversed(rows) if "flops" in r), 0.0))
         say(f"resuming from {resume}")
+    extra = {"collate": pref.PreferenceCollator(tokenizer.pad_token_id, cfg.stage),
+             "trainer_cls": pref.trainer_class()} if preference else {}
     trainer = build_trainer(cfg, run_dir, model, tokenizer, splits, FLAG, elapsed_offset=offset, images=images,
-                            phases=PHASES, flops_offset=flops)
+                            phases=PHASES, flops_offset=flops, **extra)
     say(f"training: {trainer.args.max_steps if trainer.args.max_steps > 0 else 'all'} steps")
     FLAG.in_loop = True
     try:
