@@ -59,6 +59,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "convert.empty": ("{file} row {row}: the answer is empty; nothing to learn from.", "{file} 第 {row} 行：回答为空，没有可供学习的内容。"),
     "data.no_rows": ("Dataset '{name}': none of its {total} rows is usable; most frequent reasons: {reason}", "数据集“{name}”：{total} 行中没有可用的行；最常见的原因：{reason}"),
     "advice.val_share": ("{rows} usable rows: hold out a validation share of {share} to watch for overfitting.", "{rows} 条可用数据：建议留出 {share} 作为验证集，以观察是否过拟合。"),
+    "advice.length_bias": ("In {share}% of the pairs the chosen answer is the {side} one: DPO can learn length instead of what you meant. Check the rewards against answer length after training, or balance the set.", "{share}% 的偏好对中选中回答是更{side}的那个：DPO 可能学到的是长度而不是你想要的东西。训练后对照回答长度检查奖励，或平衡数据集。"),
+    "advice.kto_balance": ("{good} answers are tagged good and {bad} bad: KTO learns best from both kinds; raise kto_chosen_weight or kto_rejected_weight for the rarer one (so that weight × count is about equal).", "{good} 个回答标记为好、{bad} 个为坏：KTO 需要两类都有才学得好；给较少的一类调高 kto_chosen_weight 或 kto_rejected_weight（让 权重 × 数量 大致相等）。"),
     "advice.few_rows": ("Only {rows} rows: teaching a 7B model domain knowledge usually takes at least about a thousand; style or identity tuning can work with fewer.", "只有 {rows} 条：让 7B 模型学会领域知识通常至少需要约一千条；风格或自我认知微调可以更少。"),
     "advice.cutoff_capped": ("Suggested cutoff_len: {cutoff}, the model's context length (99% of rows are at most {p99} tokens: longer rows are cut).", "建议 cutoff_len：{cutoff}，即模型的上下文长度（99% 的数据不超过 {p99} 个 token：更长的行会被截断）。"),
     "advice.cutoff": ("Suggested cutoff_len: {cutoff} (99% of rows are at most {p99} tokens).", "建议 cutoff_len：{cutoff}（99% 的数据不超过 {p99} 个 token）。"),

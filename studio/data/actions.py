@@ -15,9 +15,9 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.workspace import check_name, check_text
 from studio.data.conversation import Conversation
-from studio.data.load import Converted, entry_for, page
+from studio.data.load import entry_for, page
 from studio.data.mapping import Proposal, build_raw, check_mapping, detect
-from studio.data.readers import READERS, Record, count_rows, folder_files, iter_records, read_page
+from studio.data.readers import READERS, Record, count_rows, folder_files, iter_records, read_page, take
 from studio.data.registry import FORMATTINGS, DatasetEntry, load_registry, register
 
 REGISTRY = "dataset_info.json"
@@ -128,16 +128,25 @@ def raw_row(data_dir: Path, file: str, start: int) -> dict[str, Any] | None:
     return records[0].row if records else None
 
 
-def preview_entry(data_dir: Path, entry: DatasetEntry, start: int = 0, count: int = 1) -> tuple[list[Converted], bool]:
+def _page(entry: DatasetEntry, data_dir: Path, start: int, count: int) -> tuple[list[Any], bool]:
+    """Rows start .. start+count-1 as conversations, or as preference rows for a pair / KTO entry."""
+    from studio.data import preference
+
+    if preference.kind(entry) == "sft":
+        return page(entry, data_dir, start, count)
+    return take(preference.converted(entry, data_dir), start, count)
+
+
+def preview_entry(data_dir: Path, entry: DatasetEntry, start: int = 0, count: int = 1) -> tuple[list[Any], bool]:
     """Rows from `start` converted with `entry` (registered or not), reading only those rows."""
     problems = check_entry(data_dir, entry)
     if problems:
         raise problems[0]
-    return page(entry, data_dir, start, count)
+    return _page(entry, data_dir, start, count)
 
 
-def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[list[Converted], bool]:
-    return page(entry_for(registry_file(data_dir), name), data_dir, start, count)
+def preview(data_dir: Path, name: str, start: int = 0, count: int = 1) -> tuple[list[Any], bool]:
+    return _page(entry_for(registry_file(data_dir), name), data_dir, start, count)
 
 
 def thumbnails(data_dir: Path, images: tuple[str, ...], size: int = 256) -> list[tuple[Any, str]]:
@@ -207,17 +216,29 @@ class RowView:
     raw: dict[str, Any]
     messages: list[dict[str, str]] | None
     error: StudioError | None
-    kind: str = "chat"
+    kind: str = "chat"  # chat | text | pair (chosen and rejected) | kto (one answer, good or bad)
     images: tuple[str, ...] = ()  # relative to the data folder, as the conversation names them
+    chosen: str = ""  # pair / kto rows: the answers judged (a KTO row has one of them)
+    rejected: str = ""
 
     def to_json(self, lang: str = "en") -> dict[str, Any]:
-        return {"file": self.file, "row": self.row, "raw": self.raw, "messages": self.messages,
-                "error": self.error.text(lang) if self.error else None, "kind": self.kind}
+        out = {"file": self.file, "row": self.row, "raw": self.raw, "messages": self.messages,
+               "error": self.error.text(lang) if self.error else None, "kind": self.kind}
+        return out | ({"chosen": self.chosen, "rejected": self.rejected} if self.kind in ("pair", "kto") else {})
 
 
-def row_views(items: list[Converted]) -> list[RowView]:
+def row_views(items: list[Any]) -> list[RowView]:
+    from studio.data.preference import Preference
+
     views = []
     for record, result in items:
+        if isinstance(result, Preference):
+            messages = ([{"role": "tools", "content": result.prompt.tools}] if result.prompt.tools else []) + \
+                result.prompt.as_messages()
+            views.append(RowView(record.file, record.number, record.row, messages, None,
+                                 "kto" if result.kto else "pair", result.prompt.images, result.chosen,
+                                 result.rejected))
+            continue
         conv = result if isinstance(result, Conversation) else None
         messages = ([{"role": "tools", "content": conv.tools}] if conv.tools else []) + conv.as_messages() \
             if conv else None

@@ -27,7 +27,11 @@ NAMES: dict[str, tuple[str, ...]] = {
     "images": ("images", "image", "image_path", "img", "picture"),
     "videos": ("videos", "video"),
     "audios": ("audios", "audio"),
+    "chosen": ("chosen", "preferred", "chosen_response", "better", "accepted"),
+    "rejected": ("rejected", "dispreferred", "rejected_response", "worse"),
+    "kto_tag": ("kto_tag", "label", "desirable", "is_good"),
 }
+PREFERENCE = ("chosen", "rejected", "kto_tag")  # mapping chosen + rejected makes a pair entry (ranking)
 ROLE_KEYS = ("from", "role", "speaker", "author")
 CONTENT_KEYS = ("value", "content", "text", "message")
 TAG_VALUES: dict[str, tuple[str, ...]] = {
@@ -41,9 +45,9 @@ REQUIRED = {"alpaca": ("prompt", "response"), "sharegpt": ("messages",), "openai
             "text": ("prompt",)}
 # Which column keys each format's form shows, in order.
 FORM_COLUMNS: dict[str, tuple[str, ...]] = {
-    "alpaca": ("prompt", "query", "response", "system", "history", *MEDIA),
-    "sharegpt": ("messages", "system", "tools", *MEDIA),
-    "openai": ("messages", "system", "tools", *MEDIA),
+    "alpaca": ("prompt", "query", "response", "system", "history", *PREFERENCE, *MEDIA),
+    "sharegpt": ("messages", "system", "tools", *PREFERENCE, *MEDIA),
+    "openai": ("messages", "system", "tools", *PREFERENCE, *MEDIA),
     "text": ("prompt",),
 }
 SAMPLE = 200
@@ -100,8 +104,23 @@ def detect(records: Sequence[Record]) -> Proposal:
                                        "response": _pick(NAMES["response"], columns)}, dict(DEFAULT_TAGS))
     proposal.file_columns = columns
     if proposal.formatting != "text":
+        _detect_preference(rows, columns, proposal)
         _detect_media(rows, columns, proposal)
     return proposal
+
+
+def _detect_preference(rows: list[dict[str, object]], columns: list[str], proposal: Proposal) -> None:
+    """Two answer columns (chosen / rejected: a pair entry), or a true / false column judging one answer (KTO)."""
+    taken = {v for v in proposal.columns.values() if v}
+    chosen, rejected = _pick(NAMES["chosen"], columns, taken), _pick(NAMES["rejected"], columns, taken)
+    if chosen and rejected:
+        proposal.columns |= {"chosen": chosen, "rejected": rejected}
+        if proposal.columns.get("response") in (chosen, rejected):
+            proposal.columns["response"] = None
+        return
+    tag = _pick(NAMES["kto_tag"], columns, taken)
+    if tag and all(isinstance(r.get(tag), bool) for r in rows if tag in r):
+        proposal.columns["kto_tag"] = tag
 
 
 def _detect_chat(rows: list[dict[str, object]], columns: list[str], chat: str) -> Proposal:
@@ -182,6 +201,8 @@ def build_raw(file_name: str, formatting: str, columns: dict[str, str | None], t
     """The dataset_info.json entry for a form's values, written the way LLaMA-Factory reads it."""
     raw: dict[str, object] = {"file_name": file_name}
     shown = FORM_COLUMNS[formatting]
+    if columns.get("chosen") and columns.get("rejected") and formatting != "text":
+        raw["ranking"] = True
     if formatting == "text":
         raw["columns"] = {"prompt": columns.get("prompt")}
         return raw
@@ -200,13 +221,16 @@ def check_mapping(entry: DatasetEntry, records: Sequence[Record]) -> list[Studio
     """Mapped columns that the file does not have (naming the real ones) and required roles left empty."""
     columns = list(dict.fromkeys(k for r in records[:SAMPLE] for k in r.row))
     problems: list[StudioError] = []
-    for key in REQUIRED[entry.formatting]:
+    required = REQUIRED[entry.formatting]
+    if entry.ranking:  # the answers are the chosen and rejected columns
+        required = tuple(k for k in required if k != "response") + ("chosen", "rejected")
+    for key in required:
         if not entry.columns.get(key):
             problems.append(StudioError("mapping.required", role=key))
     for key in FORM_COLUMNS[entry.formatting]:
         column = entry.columns.get(key)
         explicit = key in (entry.raw.get("columns") or {})  # type: ignore[operator]
-        if column and column not in columns and (explicit or key in REQUIRED[entry.formatting]):
+        if column and column not in columns and (explicit or key in required):
             problems.append(StudioError("mapping.unknown_column", column=column, role=key, file=entry.file_name,
                                         found=", ".join(columns)))
     return problems

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
-from studio.core.messages import render
+from studio.core.messages import Both, render
 from studio.data.conversation import Conversation
 from studio.data.load import converted
 from studio.data.registry import DatasetEntry
@@ -51,15 +51,20 @@ class Report:
     cdf: list[tuple[int, float]] = field(default_factory=list)  # (total tokens, share of rows at or below)
     totals: list[int] = field(default_factory=list)  # per kept row, for cutoff questions
     prompts: list[int] = field(default_factory=list)
+    kind: str = "sft"  # sft | pairs | kto (studio.data.preference.kind)
+    side_cdf: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # pairs: chosen / rejected answers
 
-    # not fields (never serialized): the kept conversations and an encoder factory, for cutoff questions
-    conversations = None  # list[Conversation]
+    # not fields (never serialized): the kept conversations (or preference rows) and an encoder factory, for cutoff
+    # questions (`encode` runs a list of them through an encoder: SFT rows or pairs)
+    conversations = None  # list[Conversation] | list[Preference]
     encoder = None  # cutoff -> Encoder
+    encode = None  # (encoder, rows) -> encoded / dropped
 
     def cutoff_effect(self, cutoff: int) -> dict[str, int]:
         """What training at this cutoff does to the kept rows: the longer ones run through the same encoder."""
         longer = [c for c, total in zip(self.conversations or [], self.totals, strict=True) if total > cutoff]
-        results = self.encoder(cutoff).encode_many(longer) if longer else []
+        encode = self.encode or (lambda encoder, rows: encoder.encode_many(rows))
+        results = encode(self.encoder(cutoff), longer) if longer else []
         dropped = sum(1 for r in results if not hasattr(r, "truncated"))
         answer_cut = sum(1 for r in results if getattr(r, "truncated", "") == "answer")
         return {"cutoff": cutoff, "truncated": len(results) - dropped, "answer_cut": answer_cut, "dropped": dropped}
@@ -70,6 +75,14 @@ class Report:
         lines = [render("advice.val_share", lang, rows=n, share=share)]
         if n < 1000:
             lines.append(render("advice.few_rows", lang, rows=n))
+        longer = self.quality.get("chosen_longer", {}).get("count", 0)
+        shorter = self.quality.get("chosen_shorter", {}).get("count", 0)
+        if self.kind == "pairs" and n and max(longer, shorter) >= 0.8 * n:
+            lines.append(render("advice.length_bias", lang, share=round(100 * max(longer, shorter) / n),
+                                side=Both("longer", "长") if longer >= shorter else Both("shorter", "短")))
+        good = self.quality.get("good", {}).get("count", 0)
+        if self.kind == "kto" and n and not 0.1 <= good / n <= 0.9:
+            lines.append(render("advice.kto_balance", lang, good=good, bad=n - good))
         if self.suggested_cutoff:
             p99 = self.lengths.get("total", {}).get("p99", 0)
             capped = self.context_limit is not None and self.suggested_cutoff == self.context_limit < p99
@@ -79,7 +92,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("totals", "prompts"):
+        for key in ("totals", "prompts") + (("side_cdf",) if not self.side_cdf else ()):
             out.pop(key)
         out["cdf"] = self.cdf[:: max(1, len(self.cdf) // 50)]
         out["advice"] = self.advice("en")
@@ -134,4 +147,50 @@ def inspect(entry: DatasetEntry, data_dir: Path) -> Report:
     flags["long"] = [n for (n, _), size in zip(kept, sizes, strict=True) if median and size > LONG_FACTOR * median]
     report.quality = {k: {"count": len(v), "rows": v[:EXAMPLES]} for k, v in flags.items()}
     report.conversations = [c for _, c in kept]
+    return report
+
+
+PAIR_FLAGS = ("identical", "empty_side", "duplicate", "garbled", "chosen_longer", "chosen_shorter")
+KTO_FLAGS = ("duplicate", "garbled", "good", "bad")
+
+
+def inspect_preferences(entry: DatasetEntry, data_dir: Path) -> Report:
+    """A pair / KTO dataset read once: refusals by reason, and what a preference set goes wrong with: identical pairs
+    and empty sides (refused, counted here), duplicates, and length bias (chosen longer or shorter than rejected, the
+    classic DPO trap: the model learns "longer is better"); for KTO the good / bad balance."""
+    from studio.data.preference import converted as pref_converted
+    from studio.data.preference import kind
+
+    report = Report(entry.name, kind=kind(entry))
+    reasons: Counter[str] = Counter()
+    flags: dict[str, list[int]] = {k: [] for k in (PAIR_FLAGS if report.kind == "pairs" else KTO_FLAGS)}
+    kept, seen = [], set()
+    for record, result in pref_converted(entry, data_dir):
+        report.total += 1
+        if isinstance(result, StudioError):
+            reasons[result.key] += 1
+            short = {"pref.identical": "identical", "pref.empty_side": "empty_side"}.get(result.key)
+            if short in flags:
+                flags[short].append(record.number)
+            if len(report.dropped) < DROPPED_KEPT:
+                report.dropped.append(Dropped(record.file, record.number, result.key, result.text("en"),
+                                              result.text("zh")))
+            continue
+        kept.append(result)
+        prompt = result.prompt.prompt_text() + "\n" + result.prompt.response_text()
+        key = "\x00".join(_normal(t) for t in (prompt, result.chosen, result.rejected))
+        if key in seen:
+            flags["duplicate"].append(record.number)
+        seen.add(key)
+        if any(GARBLED.search(t) for t in (prompt, result.chosen, result.rejected)):
+            flags["garbled"].append(record.number)
+        if report.kind == "kto":
+            flags["good" if result.desirable else "bad"].append(record.number)
+        elif len(result.chosen) != len(result.rejected):
+            flags["chosen_longer" if len(result.chosen) > len(result.rejected) else "chosen_shorter"].append(
+                record.number)
+    report.kept = len(kept)
+    report.dropped_by_reason = dict(reasons.most_common())
+    report.quality = {k: {"count": len(v), "rows": v[:EXAMPLES]} for k, v in flags.items()}
+    report.conversations = kept
     return report

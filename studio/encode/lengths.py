@@ -11,7 +11,7 @@ from typing import Any
 
 from studio.data.load import entry_for, load_dataset
 from studio.data.report import Report, inspect, stats
-from studio.encode.encoder import Dropped, Encoder, Options
+from studio.encode.encoder import IGNORE, Dropped, Encoder, Options
 from studio.model.info import context_limit, load_tokenizer, propose_template
 from studio.templates.registry import make_template
 
@@ -47,23 +47,61 @@ def measure(report: Report, tokenizer: Any, template: str, model: Path) -> Repor
     if not convs:
         return report
     tpl = make_template(template, tokenizer)
-    prompt, response = token_lengths(convs, Encoder(tpl, tokenizer, Options(UNCUT)))
     report.encoder = lambda cutoff: Encoder(tpl, tokenizer, Options(cutoff))
-    totals = [p + r for p, r in zip(prompt, response, strict=True)]
-    report.lengths = {"prompt": stats(prompt), "response": stats(response), "total": stats(totals)}
+    if report.kind == "sft":
+        prompt, response = token_lengths(convs, Encoder(tpl, tokenizer, Options(UNCUT)))
+        totals = [p + r for p, r in zip(prompt, response, strict=True)]
+        report.lengths = {"prompt": stats(prompt), "response": stats(response), "total": stats(totals)}
+    else:
+        prompt, totals = _preference_lengths(report, Encoder(tpl, tokenizer, Options(UNCUT)))
     report.context_limit = context_limit(model)
     report.suggested_cutoff = cutoff_for(totals, report.context_limit)
     report.totals, report.prompts = totals, prompt
-    ordered = sorted(totals)
-    report.cdf = [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)
-                  if i + 1 == len(ordered) or ordered[i + 1] != v]
+    report.cdf = _cdf(totals)
     return report
+
+
+def _cdf(values: list[int]) -> list[tuple[int, float]]:
+    ordered = sorted(values)
+    return [(v, round((i + 1) / len(ordered), 4)) for i, v in enumerate(ordered)
+            if i + 1 == len(ordered) or ordered[i + 1] != v]
+
+
+def _preference_lengths(report: Report, encoder: Encoder) -> tuple[list[int], list[int]]:
+    """Token lengths of pairs (prompt, chosen, rejected answers; a row's total is the prompt + its longer answer)
+    or of KTO rows (good and bad answers apart); returns (prompt, total) per kept row."""
+    from studio.encode.pairs import encode_feedback, encode_pairs
+
+    encode = encode_pairs if report.kind == "pairs" else encode_feedback
+    results = encode(encoder, report.conversations or [])  # type: ignore[operator]
+    report.conversations = [c for c, r in zip(report.conversations or [], results, strict=True)
+                            if not isinstance(r, Dropped)]  # (uncut, only tools that are not JSON drop a row)
+    report.encode = encode
+    rows: list[Any] = [r for r in results if not isinstance(r, Dropped)]
+    if report.kind == "pairs":
+        sides = {"chosen": [sum(x != IGNORE for x in r.chosen_labels) for r in rows],
+                 "rejected": [sum(x != IGNORE for x in r.rejected_labels) for r in rows]}
+        prompt = [len(r.chosen_input_ids) - c for r, c in zip(rows, sides["chosen"], strict=True)]
+        report.side_cdf = {side: _cdf(values) for side, values in sides.items()}
+    else:
+        answers = [sum(x != IGNORE for x in r.labels) for r in rows]
+        prompt = [len(r.input_ids) - a for r, a in zip(rows, answers, strict=True)]
+        sides = {"good": [a for a, r in zip(answers, rows, strict=True) if r.kto_tag],
+                 "bad": [a for a, r in zip(answers, rows, strict=True) if not r.kto_tag]}
+    totals = [p + max(values) for p, *values in zip(prompt, *sides.values(), strict=True)] if report.kind == "pairs" \
+        else [p + a for p, a in zip(prompt, answers, strict=True)]
+    report.lengths = {"prompt": stats(prompt), **{k: stats(v) for k, v in sides.items()}, "total": stats(totals)}
+    return prompt, totals
 
 
 def inspect_dataset(data_dir: Path, name: str, model: Path | None = None, template: str = "",
                     trust_remote_code: bool = False) -> Report:
     """The Data tab's report; token lengths go through `template` (default: the one the model proposes)."""
-    report = inspect(entry_for(data_dir / "dataset_info.json", name), data_dir)
+    from studio.data.preference import kind
+    from studio.data.report import inspect_preferences
+
+    entry = entry_for(data_dir / "dataset_info.json", name)
+    report = (inspect if kind(entry) == "sft" else inspect_preferences)(entry, data_dir)
     if model is None:
         report.template = template or "chatml"
         return report

@@ -23,7 +23,9 @@ from studio.ui.i18n import t
 if TYPE_CHECKING:
     from studio.ui.data_viewer import Viewer
 
-COLUMN_KEYS = ("prompt", "query", "response", "system", "history", "messages", "tools", "images", "videos", "audios")
+COLUMN_KEYS = ("prompt", "query", "response", "system", "history", "messages", "tools", "chosen", "rejected", "kto_tag",
+               "images", "videos", "audios")
+ROWS = (COLUMN_KEYS[:7], COLUMN_KEYS[7:10], COLUMN_KEYS[10:])  # text columns, preference columns, media columns
 TAG_KEYS = tuple(DEFAULT_TAGS)
 UNSET = ""
 
@@ -64,7 +66,7 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
                           lambda lg: gr.update(choices=data_render.formatting_choices(lg), label=t("data.formatting", lg)))
     ctx.i18n(gr.Markdown(t("data.columns", lang)), lambda lg: gr.update(value=t("data.columns", lg)))
     columns: dict[str, gr.Dropdown] = {}
-    for keys in (COLUMN_KEYS[:7], COLUMN_KEYS[7:]):  # text columns, then media columns
+    for keys in ROWS:
         with gr.Row():
             for key in keys:
                 columns[key] = ctx.i18n(
@@ -141,7 +143,8 @@ def build(ctx: Ctx, make_viewer: Callable[[], Viewer]) -> AddHandles:
             if problems:
                 raw = data_render.raw_json(actions.raw_row(data_dir, file_value, row - 1))
                 return [raw, [], "\n\n".join(f"⚠ {html.escape(p.text(lang))}" for p in problems),
-                        gr.update(value=row) if row != number else gr.update(), gr.update(value=None, visible=False)]
+                        gr.update(value=row) if row != number else gr.update(), gr.update(value=None, visible=False),
+                        gr.update(value="", visible=False)]
             items, _ = actions.preview_entry(data_dir, entry, row - 1, 1)
         except StudioError as err:  # the file itself is wrong: no stale row from another file stays up
             return empty_view(f"⚠ {html.escape(err.text(lang))}")

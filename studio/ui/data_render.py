@@ -13,7 +13,6 @@ from studio.data.registry import FORMATTINGS
 from studio.data.report import Report
 from studio.ui.i18n import STRINGS, t
 
-QUALITY_FLAGS = ("duplicate", "garbled", "short", "long", "missing_media")
 PAGE = 20
 
 
@@ -57,6 +56,51 @@ def chat_messages(view: RowView, lang: str) -> list[dict[str, Any]]:
     return out
 
 
+def _words(text: str) -> list[str]:
+    """Words and the spaces after them; CJK characters one by one (they have no spaces to split on)."""
+    import re
+
+    return re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+\s*|\s+",
+                      text)
+
+
+def diff_marks(chosen: str, rejected: str) -> tuple[str, str]:
+    """Both answers as HTML with the words only one side has marked (difflib on words)."""
+    import difflib
+
+    a, b = _words(chosen), _words(rejected)
+    left, right = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        one, other = html.escape("".join(a[i1:i2])), html.escape("".join(b[j1:j2]))
+        if op == "equal":
+            left.append(one)
+            right.append(other)
+        else:
+            left.append(f'<mark class="studio-only-chosen">{one}</mark>' if one else "")
+            right.append(f'<mark class="studio-only-rejected">{other}</mark>' if other else "")
+    return "".join(left), "".join(right)
+
+
+def pair_html(view: RowView, lang: str) -> str:
+    """A preference row: chosen and rejected side by side (what only one of them says is marked), with their
+    lengths; a KTO row: its one answer and whether it is tagged good or bad."""
+    if view.kind == "kto":
+        good = bool(view.chosen)
+        answer = html.escape(view.chosen or view.rejected)
+        label = t("data.pair.good" if good else "data.pair.bad", lang)
+        return (f'<div class="studio-pair"><div class="studio-side studio-{"chosen" if good else "rejected"}">'
+                f"<b>{label}</b><p>{answer}</p></div></div>")
+    if view.kind != "pair":
+        return ""
+    left, right = diff_marks(view.chosen, view.rejected)
+    sides = []
+    for key, body, text in (("chosen", left, view.chosen), ("rejected", right, view.rejected)):
+        size = t("data.pair.size", lang, chars=len(text), words=len(text.split()))
+        sides.append(f'<div class="studio-side studio-{key}"><b>{t(f"data.pair.{key}", lang)}</b> '
+                     f"<small>{size}</small><p>{body}</p></div>")
+    return f'<div class="studio-pair">{"".join(sides)}</div>'
+
+
 def raw_json(row: dict[str, Any] | None) -> str:
     return "" if row is None else json.dumps(row, ensure_ascii=False, indent=2, default=str)
 
@@ -69,6 +113,8 @@ def row_outputs(views: list[RowView], row: int, lang: str) -> tuple[str, list[di
     raw = raw_json(view.raw)
     if view.error is not None:
         status = t("data.row_bad", lang, file=view.file, row=view.row, reason=html.escape(view.error.text(lang)))
+    elif view.kind in ("pair", "kto"):
+        status = t(f"data.row_{view.kind}", lang, file=view.file, row=view.row)
     else:
         status = t("data.row_text" if view.kind == "text" else "data.row_ok", lang, file=view.file, row=view.row)
     return raw, chat_messages(view, lang), status
@@ -96,8 +142,9 @@ def dropped_frame(report: Report, page: int, lang: str) -> pd.DataFrame:
 
 def quality_frame(report: Report, lang: str) -> pd.DataFrame:
     rows = [[t(f"data.q.{flag}", lang), report.quality[flag]["count"],
-             ", ".join(map(str, report.quality[flag]["rows"]))] for flag in QUALITY_FLAGS]
-    rows.append([t("data.q.empty", lang), report.dropped_by_reason.get("convert.empty", 0), ""])
+             ", ".join(map(str, report.quality[flag]["rows"]))] for flag in report.quality]
+    if report.kind == "sft":
+        rows.append([t("data.q.empty", lang), report.dropped_by_reason.get("convert.empty", 0), ""])
     return pd.DataFrame(rows, columns=[t("data.col.flag", lang), t("data.col.count", lang),
                                        t("data.col.examples", lang)])
 
@@ -105,13 +152,17 @@ def quality_frame(report: Report, lang: str) -> pd.DataFrame:
 def lengths_frame(report: Report, lang: str) -> pd.DataFrame:
     stats = ("p50", "p90", "p95", "p99", "max", "mean")
     rows = [[t(f"data.part.{part}", lang), *(report.lengths[part][s] for s in stats)]
-            for part in ("prompt", "response", "total") if part in report.lengths]
+            for part in report.lengths if report.lengths[part]]
     heads = [t(f"data.stat.{s}", lang) if s in ("max", "mean") else s for s in stats]
     return pd.DataFrame(rows, columns=[t("data.col.part", lang), *heads])
 
 
-def cdf_frame(report: Report) -> pd.DataFrame:
-    return pd.DataFrame(report.cdf, columns=["tokens", "share"]).astype({"tokens": "int64", "share": "float64"})
+def cdf_frame(report: Report, lang: str = "en") -> pd.DataFrame:
+    """Share of rows at or below each length: whole rows, or for pairs the chosen and the rejected answers apart
+    (two curves: a length bias shows as a gap between them)."""
+    curves = report.side_cdf or {"total": report.cdf}
+    rows = [(tokens, share, t(f"data.part.{side}", lang)) for side, cdf in curves.items() for tokens, share in cdf]
+    return pd.DataFrame(rows, columns=["tokens", "share", "side"]).astype({"tokens": "int64", "share": "float64"})
 
 
 def cutoff_text(report: Report, cutoff: int, lang: str) -> str:

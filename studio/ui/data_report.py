@@ -43,7 +43,7 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
         with gr.Column():
             lengths = gr.Dataframe(label=t("data.lengths", lang, tokenizer="–"), interactive=False,
                                    elem_id="report-lengths")
-            cdf = ctx.i18n(gr.LinePlot(x="tokens", y="share", label=t("data.cdf", lang), height=240,
+            cdf = ctx.i18n(gr.LinePlot(x="tokens", y="share", color="side", label=t("data.cdf", lang), height=240,
                                        x_title=t("data.cdf_x", lang), y_title=t("data.cdf_y", lang),
                                        elem_id="report-cdf"),
                            lambda lg: gr.update(label=t("data.cdf", lg), x_title=t("data.cdf_x", lg),
@@ -77,7 +77,7 @@ def build(ctx: Ctx, names: list[str]) -> ReportHandles:
                 data_render.quality_frame(report, lang),
                 gr.update(value=data_render.lengths_frame(report, lang),
                           label=t("data.lengths", lang, tokenizer=report.tokenizer or "–")),
-                data_render.cdf_frame(report), data_render.advice_markdown(report, lang),
+                data_render.cdf_frame(report, lang), data_render.advice_markdown(report, lang),
                 data_render.dropped_frame(report, 1, lang)]
 
     @guarded

@@ -24,10 +24,11 @@ class Viewer:
     raw: gr.Code
     conv: gr.Chatbot
     images: gr.Gallery
+    pair: gr.HTML  # a preference row: prompt, chosen and rejected side by side, their differences marked
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        return [self.raw, self.conv, self.status, self.row, self.images]
+        return [self.raw, self.conv, self.status, self.row, self.images, self.pair]
 
 
 def clamp(number: float | None, total: int | None = None) -> int:
@@ -53,8 +54,9 @@ def shown(data_dir: Path, views: list[actions.RowView], number: float | None, to
     if missing:
         status += "\n\n" + t("data.images_missing", lang, files=", ".join(missing))
     strip = thumbnail_html([p for p in pictures if p[0] is not None])
+    pair = data_render.pair_html(views[0], lang) if views else ""
     return [raw, bubbles, status, gr.update(value=row) if row != number else gr.update(),
-            gr.update(value=strip, visible=bool(strip))]
+            gr.update(value=strip, visible=bool(strip)), gr.update(value=pair, visible=bool(pair))]
 
 
 def thumbnail_html(pictures: list[tuple[Any, str, tuple[int, int]]]) -> str:
@@ -73,7 +75,7 @@ def thumbnail_html(pictures: list[tuple[Any, str, tuple[int, int]]]) -> str:
 
 
 def empty_view(status: str = "") -> list[Any]:
-    return ["", [], status, gr.update(), gr.update(value=None, visible=False)]
+    return ["", [], status, gr.update(), gr.update(value=None, visible=False), gr.update(value="", visible=False)]
 
 
 def viewer(ctx: Ctx, prefix: str) -> Viewer:
@@ -94,7 +96,8 @@ def viewer(ctx: Ctx, prefix: str) -> Viewer:
         conv = ctx.i18n(gr.Chatbot(label=t("data.conv", lang), height=420, elem_id=f"{prefix}-conv",
                                    autoscroll=False),  # a row is read from its first turn
                         lambda lg: gr.update(label=t("data.conv", lg)))
+    pair = gr.HTML(visible=False, elem_id=f"{prefix}-pair")
     images = gr.HTML(visible=False, elem_id=f"{prefix}-images")
     prev.click(lambda n: max(1, clamp(n) - 1), [row], [row], show_progress="hidden")
     nxt.click(lambda n: clamp(n) + 1, [row], [row], show_progress="hidden")  # the view clamps it to the last row
-    return Viewer(row, status, raw, conv, images)
+    return Viewer(row, status, raw, conv, images, pair)
