@@ -25,7 +25,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ch.add_argument("--system", default="", help="system prompt")
     ch.add_argument("--image", action="append", default=[], type=Path, metavar="FILE",
                     help="a picture sent with the first message (repeat for several; a model that sees images)")
-    ch.add_argument("--compare", action="store_true", help="answer --prompt twice: base model, then tuned")
+    ch.add_argument("--compare", action="store_true", help="answer --prompt with the base model, the adapter the run "
+                    "started from (if it continued one), then the tuned weights")
     ch.add_argument("--stats", action="store_true", help="print time to first token and tokens/s to stderr")
     for f in dataclasses.fields(GenSettings):  # defaults, bounds and help declared once, in GenSettings
         low, high = f.metadata["range"]
@@ -72,7 +73,7 @@ def cmd_chat(ws: Workspace, args: argparse.Namespace) -> int:
     if args.compare:
         if not args.prompt:
             raise StudioError("chat.empty")
-        for side in ("base", "tuned"):
+        for side in chat.sides(cm):
             stats = chat.ReplyStats()
             first = {"role": "user", "content": args.prompt, "images": images}
             text = chat.reply(cm, [first], settings, args.system, side, stats)

@@ -35,6 +35,8 @@ class Prepared:
 def memory(ws: Workspace, cfg: RunConfig) -> Estimate | None:
     """The estimate for the model the worker will load (model_path's rule), when its folder is on this machine."""
     local = Path(model_path(cfg, ws))
+    if cfg.stage in cfgmod.PREFERENCE_STAGES:  # two sequences per row (chosen and rejected, or answer and KL row)
+        cfg = replace(cfg, per_device_train_batch_size=2 * cfg.per_device_train_batch_size)
     return estimate(local, cfg, has_gpu()) if (local / "config.json").exists() else None
 
 
@@ -71,7 +73,7 @@ def prepare(ws: Workspace, values: dict[str, Any], preset: str = "", source: str
             prepared.issues += check_environment(cfg, ws)
     if full and prepared.ok:
         prepared.config, prepared.cutoff = resolve(ws, cfg)
-    if cfg.stage == "sft" and not malformed and not any(
+    if cfg.stage != "eval" and not malformed and not any(
             i.level == "error" and i.field == "model_name_or_path" for i in prepared.issues):
         prepared.estimate = memory(ws, prepared.config)  # the model is one a caller may read headers of
     return prepared

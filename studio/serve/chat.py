@@ -129,6 +129,10 @@ def load(target: ChatTarget, say: Say | None = None, trust_remote_code: bool = F
 
         say(both("chat.step_adapter", path=str(target.adapter)))
         model = PeftModel.from_pretrained(model, str(target.adapter)).eval()
+        if target.start is not None:  # the adapter the run started from, beside it (Compare's middle side)
+            say(both("chat.step_adapter", path=str(target.start)))
+            model.load_adapter(str(target.start), adapter_name=START)
+            model.set_adapter("default")
     cm = ChatModel(target, model, tokenizer, make_template(target.template, tokenizer), images=_image_step(target,
                                                                                                           tokenizer))
     say(both("chat.step_ready", seconds=f"{time.perf_counter() - started:.1f}"))
@@ -195,10 +199,30 @@ def _CountingStreamer(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - a lazil
     return _streamer_class()(*args, **kwargs)
 
 
+START = "start"  # the adapter name of the weights a run started from
+
+
+@contextlib.contextmanager
+def _start_adapter(model: Any) -> Iterator[None]:
+    model.set_adapter(START)
+    try:
+        yield
+    finally:
+        model.set_adapter("default")
+
+
+def sides(cm: ChatModel) -> tuple[str, ...]:
+    """What Compare answers with: the base, the weights the run started from (when it continued an adapter), the
+    tuned weights."""
+    return ("base", "start", "tuned") if cm.target.start is not None and cm.target.adapter else ("base", "tuned")
+
+
 def _side(cm: ChatModel, side: str) -> tuple[Any, contextlib.AbstractContextManager[Any]]:
     """The module that generates and the context it generates in: the base side really runs without the tuning."""
     if side == "tuned":
         return cm.model, contextlib.nullcontext()
+    if side == START and cm.target.start is not None and cm.target.adapter:
+        return cm.model, _start_adapter(cm.model)
     if cm.target.adapter:
         return cm.model, cm.model.disable_adapter()
     if cm.target.original:

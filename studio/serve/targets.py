@@ -27,6 +27,7 @@ class ChatTarget:
     label: str = ""  # what the page shows
     backend: str = "transformers"  # or "unsloth", where installed on a GPU machine
     image_pixels: tuple[int, int] = (768 * 768, 32 * 32)  # a vision run's image_max_pixels, image_min_pixels
+    start: Path | None = None  # the adapter the run started from (an SFT run's, before DPO): Compare's middle side
 
     def describe(self) -> str:
         weights = self.base + (f" + {self.adapter}" if self.adapter else "")
@@ -73,8 +74,10 @@ def run_target(ws: Workspace, run_id: str, which: str = FINAL) -> ChatTarget:
     pixels = (cfg.image_max_pixels, cfg.image_min_pixels)  # pictures are sized as the run saw them
     if (folder / "adapter_config.json").exists():
         check_adapter(folder, base)
+        start = ws.root / cfg.adapter_name_or_path if cfg.adapter_name_or_path else None
+        start = start if start is not None and (start / "adapter_config.json").exists() else None
         return ChatTarget(base, folder, cfg.template, str(folder) if own_tokenizer else base, label=label,
-                          image_pixels=pixels)
+                          image_pixels=pixels, start=start)
     need_weights(folder, "model.safetensors")
     return ChatTarget(str(folder), None, cfg.template, str(folder) if own_tokenizer else base, original=base,
                       label=label, image_pixels=pixels)

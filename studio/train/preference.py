@@ -213,9 +213,10 @@ def trainer_class() -> Any:
 
 
 def worst_pairs(cfg: RunConfig, model: Any, tokenizer: Any, rows: Any, collate: PreferenceCollator, count: int,
-                ) -> list[dict[str, Any]]:
-    """The pairs (dpo) or answers (kto) the trained model still gets wrong, most wrong first: a reward margin
-    below 0 (the rejected answer still preferred), or a good answer with a negative reward / a bad one positive."""
+                ) -> tuple[list[dict[str, Any]], int]:
+    """The pairs (dpo) or answers (kto) the trained model still gets wrong, most wrong first (at most `count`), and
+    how many there are: a reward margin below 0 (the rejected answer still preferred), or a good answer with a
+    negative reward / a bad one positive."""
     import torch
 
     device = next(model.parameters()).device
@@ -238,10 +239,10 @@ def worst_pairs(cfg: RunConfig, model: Any, tokenizer: Any, rows: Any, collate: 
                 values = torch.where(tags, rewards, -rewards).tolist()
             scored += [(v, start + i) for i, v in enumerate(values)]
     model.train(was_training)
-    wrong = sorted(s for s in scored if s[0] < 0)[:count]
+    wrong = sorted(s for s in scored if s[0] < 0)
     first, second = SIDES[cfg.stage]
     out = []
-    for place, (margin, i) in enumerate(wrong, 1):
+    for place, (margin, i) in enumerate(wrong[:count], 1):
         row = rows[i]
         prompt = [t for t, lab in zip(row[first + "input_ids"], row[first + "labels"], strict=True) if lab == IGNORE]
         answer = [t for t, lab in zip(row[first + "input_ids"], row[first + "labels"], strict=True) if lab != IGNORE]
@@ -250,4 +251,4 @@ def worst_pairs(cfg: RunConfig, model: Any, tokenizer: Any, rows: Any, collate: 
                     "stage": cfg.stage, "good": bool(row.get("kto_tag", True)), "text": tokenizer.decode(prompt),
                     "answer": tokenizer.decode(answer), "rejected": tokenizer.decode(other) if cfg.stage == "dpo"
                     else ""})
-    return out
+    return out, len(wrong)

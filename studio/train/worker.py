@@ -154,15 +154,16 @@ def _rank_pairs(cfg: cfgmod.RunConfig, run_dir: Path, model: object, tokenizer: 
 
     start = time.perf_counter()
     try:
-        wrong = pref.worst_pairs(cfg, model, tokenizer, rows, pref.PreferenceCollator(tokenizer.pad_token_id,
-                                                                                    cfg.stage), cfg.worst_rows)
+        wrong, count = pref.worst_pairs(cfg, model, tokenizer, rows, pref.PreferenceCollator(
+            tokenizer.pad_token_id, cfg.stage), cfg.worst_rows)
     except Aborted:
         say("wrongly preferred pairs: skipped (SIGTERM)")
         return
     worst_rows.write(run_dir, wrong)
+    update_status(run_dir, still_wrong={"count": count, "of": len(rows)})
     unit = "pairs" if cfg.stage == "dpo" else "answers"
-    say(f"still wrong after training: {len(wrong)}{'+' if len(wrong) == cfg.worst_rows else ''} of {len(rows)} "
-        f"{unit} listed ({time.perf_counter() - start:.1f} s)")
+    say(f"still wrong after training: {count} of {len(rows)} {unit}, {len(wrong)} listed "
+        f"({time.perf_counter() - start:.1f} s)")
 
 
 def _next_in_queue(run_dir: Path) -> None:

@@ -45,10 +45,12 @@ def _line(ax: Any, metrics: list[dict[str, Any]], key: str, label: str, smoothed
 
 @_serial
 def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
-    """Loss (raw, smoothed with a fixed weight, eval), learning rate, gradient norm and throughput."""
-    fig = Figure(figsize=(11, 6.2), dpi=90)
-    axes = fig.subplots(2, 2)
-    (loss, lr), (grad, speed) = axes
+    """Loss (raw, smoothed with a fixed weight, eval), learning rate, gradient norm and throughput; a preference run
+    (its metrics carry rewards) adds the rewards of chosen and rejected answers, their margin and the accuracy."""
+    preference = any("rewards/chosen" in m for m in metrics)
+    fig = Figure(figsize=(11, 9.3 if preference else 6.2), dpi=90)
+    axes = fig.subplots(3 if preference else 2, 2)
+    (loss, lr), (grad, speed) = axes[0], axes[1]
     _line(loss, metrics, "loss", t("runs.loss", lang), color="#9bbcd9", linewidth=1)
     _line(loss, metrics, "loss", t("runs.smoothed", lang), smoothed=True, color="#1f5f99", linewidth=2)
     _line(loss, metrics, "eval_loss", t("runs.eval", lang), color="#d9480f", marker="o", markersize=4, linewidth=1.5)
@@ -58,16 +60,45 @@ def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
     for ax, key, title in ((lr, "lr", "runs.lr"), (grad, "grad_norm", "runs.grad"), (speed, "tokens_per_s", "runs.speed")):
         _line(ax, metrics, key, t(title, lang), color="#2b8a3e", linewidth=1.5)
         ax.set_title(t(title, lang))
+    if preference:
+        _rewards(axes[2][0], axes[2][1], metrics, lang)
     for ax in axes.flat:
         ax.grid(alpha=0.3)
         ax.set_xlabel(t("runs.step", lang), fontsize=8)
         ax.tick_params(labelsize=8)
-        if log and ax.lines:
+        if log and ax.lines and getattr(ax, "_logable", True):
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(PLAIN)  # 0.1, not 10^-1 (mathtext, whose minus the CJK font lacks)
-            ax.yaxis.set_minor_formatter(PLAIN)
+            low, high = ax.get_ylim()  # within a decade, the minor ticks labelled; across decades 1-2-5 steps
+            if low > 0 and high / low < 10:
+                ax.yaxis.set_minor_formatter(PLAIN)
+            else:
+                ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     fig.tight_layout()
     return fig
+
+
+def _rewards(rewards: Any, accuracy: Any, metrics: list[dict[str, Any]], lang: str) -> None:
+    """Rewards (β × log-ratio to the reference) of chosen and rejected answers and their margin, smoothed, with the
+    evaluations as markers; the share of pairs whose chosen answer has the higher reward."""
+    for key, color in (("chosen", "#2b8a3e"), ("rejected", "#c92a2a"), ("margins", "#1f5f99")):
+        label = t(f"runs.reward.{key}", lang)
+        _line(rewards, metrics, f"rewards/{key}", label, smoothed=True, color=color, linewidth=1.8)
+        _line(rewards, metrics, f"eval_rewards/{key}", f"{label} · {t('runs.eval_short', lang)}", color=color,
+              linestyle="--", marker="o", markersize=4, linewidth=1)
+    rewards.axhline(0, color="#868e96", linewidth=0.8)
+    rewards.set_title(t("runs.rewards", lang))
+    _line(accuracy, metrics, "rewards/accuracies", t("runs.reward.accuracy", lang), smoothed=True, color="#1f5f99",
+          linewidth=1.8)
+    _line(accuracy, metrics, "eval_rewards/accuracies", t("runs.eval_short", lang), color="#d9480f", marker="o",
+          markersize=4, linewidth=1.5)
+    accuracy.set_ylim(-0.02, 1.02)
+    accuracy.set_title(t("runs.reward.accuracy", lang))
+    for ax in (rewards, accuracy):
+        ax._logable = False  # rewards cross 0; the accuracy is a share
+        if ax.lines:
+            ax.legend(fontsize=7, loc="best")
 
 
 @_serial

@@ -166,14 +166,15 @@ def build(ctx: Ctx) -> ChatHandles:
                                            scale=4), "chat.compare_input")
             compare = btn(gr.Button(t("chat.compare_run", lang), variant="primary", elem_id="chat-compare",
                                     scale=1), "chat.compare_run")
-        columns = []
+        columns, panels = [], {}
         with gr.Row(equal_height=True):
-            for side in ("base", "tuned"):
-                with gr.Column(elem_id=f"chat-side-{side}", variant="panel"):
+            for side in ("base", "start", "tuned"):
+                with gr.Column(elem_id=f"chat-side-{side}", variant="panel", visible=side != "start") as panel:
                     ctx.i18n(gr.Markdown(t(f"chat.side_{side}", lang)),
                              lambda lg, k=f"chat.side_{side}": gr.update(value=t(k, lg)))
                     columns.append((gr.Markdown(elem_id=f"chat-{side}-reply"),
                                     gr.Markdown(elem_id=f"chat-{side}-stats")))
+                panels[side] = panel
     del hint
 
     refresh, on_run = run_pickers(ctx)
@@ -275,20 +276,24 @@ def build(ctx: Ctx) -> ChatHandles:
             raise StudioError("chat.empty")
         cm = _model(tgt)
         asked = {"role": "user", "content": prompt, **({"images": own} if (own := pictures(image)) else {})}
-        out: list[Any] = ["", "", "", "", None, None]  # replies and stats of both sides, then the stats' States
-        for i, side in enumerate(("base", "tuned")):
+        out: list[Any] = [""] * 6 + [None] * 3  # replies and stats of the three sides, then the stats' States
+        for i, side in enumerate(("base", "start", "tuned")):
+            if side not in chat.sides(cm):
+                continue
             st = chat.ReplyStats()
             for partial in chat.stream_reply(cm, [asked], settings, sys_prompt, st, side=side):
                 out[2 * i] = partial
                 yield tuple(out)
-            out[4 + i] = both_ways(st.line)
-            out[2 * i + 1] = out[4 + i][lang == "zh"]
+            out[6 + i] = both_ways(st.line)
+            out[2 * i + 1] = out[6 + i][lang == "zh"]
             yield tuple(out)
 
     source.change(on_source, [source], [run_row, model_row])
     run.change(on_run, [ctx.lang_input, run], [weights])
     load.click(on_load, [ctx.lang_input, source, run, weights, model, adapter, template, backend, target],
-               [target, loaded], api_name="chat_load")
+               [target, loaded], api_name="chat_load").then(
+        lambda tgt: gr.update(visible=tgt is not None and tgt.start is not None and tgt.adapter is not None),
+        [target], [panels["start"]], show_progress="hidden")
     unload.click(on_unload, [ctx.lang_input], [target, loaded])
 
     def loaded_text(lang: str, tgt: chat_targets.ChatTarget | None) -> str:

@@ -7,7 +7,9 @@ from typing import Any
 
 import gradio as gr
 
-from studio.core.config import FIELDS, FORM_FIELDS, GROUPS, Issue, RunConfig, from_dict, to_dict
+from studio.core.config import FIELDS, FORM_FIELDS, GROUPS, TRAIN_STAGES, Issue, RunConfig, from_dict, to_dict
+
+FORM_CHOICES = {"stage": TRAIN_STAGES}  # the schema allows more than this form offers (eval: the Evaluate tab)
 
 
 def field_label(name: str, lang: str) -> tuple[str, str]:
@@ -20,6 +22,8 @@ def _widget(name: str, value: Any, lang: str, choices: list[str] | None) -> gr.c
     meta, kind = FIELDS[name].metadata, str(FIELDS[name].type)
     label, info = field_label(name, lang)
     common = {"label": label, "info": info, "elem_id": f"cfg-{name}", "min_width": 180}  # no squeezed columns
+    if name in FORM_CHOICES:  # a fixed list: Gradio refuses any other value a request sends
+        return gr.Dropdown(choices=list(FORM_CHOICES[name]), value=value, **common)
     if choices is not None or meta["choices"]:
         return gr.Dropdown(choices=choices if choices is not None else list(meta["choices"]), value=value,
                            allow_custom_value=choices is not None,

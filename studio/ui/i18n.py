@@ -43,6 +43,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "learn.help": ("The row as training encodes it: green text is trained (the loss is computed on it), grey text is only read.", "训练时对这一行的编码：绿色文字参与训练（计算损失），灰色文字只作为输入。"),
     "learn.image": ("image {name} · <|image_pad|>×{tokens} · {width}×{height} px", "图片 {name} · <|image_pad|>×{tokens} · {width}×{height} 像素"),
     "learn.counts": ("{file} row {row}: {total} tokens, {trained} trained (template {template}).", "{file} 第 {row} 行：共 {total} 个 token，其中 {trained} 个参与训练（模板 {template}）。"),
+    "learn.counts_other": ("{total} tokens, {trained} in the answer.", "共 {total} 个 token，回答占 {trained} 个。"),
+    "learn.col.side": ("sequence", "序列"),
+    "learn.side.chosen": ("Chosen (made more likely):", "选中（提高其概率）："),
+    "learn.side.rejected": ("Rejected (made less likely, relative to chosen):", "拒绝（相对选中降低其概率）："),
+    "learn.side.good": ("Good answer (KTO: made more likely):", "好回答（KTO：提高其概率）："),
+    "learn.side.bad": ("Bad answer (KTO: made less likely):", "坏回答（KTO：降低其概率）："),
     "learn.dropped": ("{file} row {row} is dropped from training: {reason}.", "{file} 第 {row} 行不会参与训练：{reason}。"),
     "learn.truncated.turns": ("Longer than the cutoff: the oldest turns are left out.", "超过截断长度：最早的轮次被去掉。"),
     "learn.truncated.prompt": ("Longer than the cutoff: the start of the prompt is cut.", "超过截断长度：提示的开头被截去。"),
@@ -206,6 +212,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "train.loss_path": ("The loss is computed at answer tokens only, the output layer a chunk at a time (no full-vocabulary "
                         "logits for the batch).",
                         "损失只在回答 token 上计算，输出层分块计算（不为整批生成全词表 logits）。"),
+    "train.pref_path.dpo": ("DPO: each pair's chosen and rejected answers go through one forward together (the memory "
+                            "estimate counts 2 × the batch); the reference (the starting model with the adapter off, "
+                            "or the starting weights) is computed once before the first step and kept in the run "
+                            "folder, so no second model is held in memory.",
+                            "DPO：每对的选中与拒绝回答在一次前向中一起计算（内存估计按 2 × 批大小）；参考模型（关闭适配器的起始模型，"
+                            "或起始权重）在第一步之前算一次并保存在运行文件夹中，因此内存里不需要第二个模型。"),
+    "train.pref_path.kto": ("KTO: each answer goes through one forward with its KL row (another row's answer to the "
+                            "same prompt; the memory estimate counts 2 × the batch); the reference is computed once "
+                            "before the first step and kept in the run folder.",
+                            "KTO：每个回答与它的 KL 行（同一提示配上另一行的回答）在一次前向中一起计算（内存估计按 2 × 批大小）；"
+                            "参考模型在第一步之前算一次并保存在运行文件夹中。"),
+    "train.pref_path.none": ("ORPO / SimPO: chosen and rejected go through one forward together (2 × the batch); "
+                             "no reference model is needed.", "ORPO / SimPO：选中与拒绝回答在一次前向中一起计算（2 × 批大小）；"
+                             "不需要参考模型。"),
     "train.memory_unknown": ("Memory estimate: the model has no local safetensors here yet.", "内存估算：本机尚无该模型的 safetensors 文件。"),
     "train.nodes": ("Run on every machine (shared storage, same paths); the studio starts machine 0:",
                     "在每台机器上运行（共享存储，路径相同）；0 号机器由工作室启动："),
@@ -255,6 +275,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "runs.col.rank": ("#", "#"),
     "runs.col.source": ("row", "行"),
     "runs.col.row_loss": ("loss", "loss"),
+    "runs.col.margin": ("reward margin", "奖励间隔"),
+    "runs.col.chosen": ("chosen / judged answer", "选中 / 被评判的回答"),
+    "runs.col.rejected": ("rejected answer / tag", "拒绝回答 / 标记"),
+    "runs.tag.good": ("tagged good", "标记为好"),
+    "runs.tag.bad": ("tagged bad", "标记为坏"),
+    "runs.still_wrong.dpo": ("Pairs still preferred wrongly under the final weights (reward margin below 0): {n} of {of}; "
+                             "the worst {listed} are listed. Look here for mislabeled pairs.",
+                             "最终权重下仍被错误偏好的偏好对（奖励间隔小于 0）：{of} 对中有 {n} 对；列出最差的 {listed} 对。"
+                             "在这里找标反的数据。"),
+    "runs.still_wrong.kto": ("Answers still judged wrongly under the final weights (a good one with a negative reward, "
+                             "a bad one positive): {n} of {of}; the worst {listed} are listed.",
+                             "最终权重下仍被判错的回答（好回答奖励为负，或坏回答为正）：{of} 个中有 {n} 个；列出最差的 {listed} 个。"),
     "runs.col.answer": ("trained text", "训练的文本"),
     "runs.col.text": ("whole example", "完整样本"),
     "runs.compare": ("Compare runs", "对比运行"),
@@ -320,6 +352,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "runs.memory": ("Memory by phase, peak MiB: {phases}. Whole run: {peak} MiB.",
                     "各阶段内存峰值（MiB）：{phases}。整个运行：{peak} MiB。"),
     "runs.phase.imports": ("imports", "导入"),
+    "runs.eval_short": ("eval", "验证"),
+    "runs.rewards": ("Rewards (β × log-ratio to the reference)", "奖励（β × 相对参考模型的对数比）"),
+    "runs.reward.chosen": ("chosen", "选中"),
+    "runs.reward.rejected": ("rejected", "拒绝"),
+    "runs.reward.margins": ("margin", "间隔"),
+    "runs.reward.accuracy": ("Reward accuracy (chosen > rejected)", "奖励准确率（选中 > 拒绝）"),
     "runs.phase.model": ("model", "模型"),
     "runs.phase.dataset": ("dataset", "数据集"),
     "runs.phase.reference": ("reference log-probabilities", "参考对数概率"),
@@ -369,11 +407,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.regenerated": ("regenerated with seed {seed}", "已用种子 {seed} 重新生成"),
     "chat.regenerated_sampled": ("regenerated by sampling at temperature {temperature}, seed {seed} (temperature 0 always gives the same reply)", "已按温度 {temperature}、种子 {seed} 采样重新生成（温度 0 每次给出相同的回答）"),
     "chat.compare": ("Compare with the base model", "与基础模型对比"),
-    "chat.compare_hint": ("One prompt, the same settings and seed: the left column runs the base model with the adapter switched off, the right one the tuned weights. A picture in the Picture box above goes to both.", "同一个提示词、相同的设置和种子：左栏是关闭适配器后的基础模型，右栏是微调后的权重。上方“图片”框中的图片会同时发给两边。"),
+    "chat.compare_hint": ("One prompt, the same settings and seed: the left column runs the base model with the adapter switched off, the right one the tuned weights; a run that continued an adapter (DPO after SFT) also answers with that adapter, in the middle. A picture in the Picture box above goes to every side.", "同一个提示词、相同的设置和种子：左栏是关闭适配器后的基础模型，右栏是微调后的权重；从已有适配器继续训练的运行（如 SFT 之后的 DPO）还会在中间一栏用那个适配器回答。上方“图片”框中的图片会发给每一栏。"),
     "chat.compare_input": ("Prompt", "提示词"),
     "chat.compare_run": ("Compare", "对比"),
     "chat.side_base": ("### Base model", "### 基础模型"),
     "chat.side_tuned": ("### Tuned", "### 微调后"),
+    "chat.side_start": ("### Started from (the run's Start-from adapter, e.g. SFT)", "### 起点（该运行的起点适配器，如 SFT）"),
     # export tab
     "tab.export": ("Export", "导出"),
     "export.intro": ("Merge a run's LoRA adapter into its base model and save a standard Hugging Face folder (sharded safetensors, config, tokenizer with chat template, generation config), or export the adapter alone. Full and freeze runs are saved whole.", "把运行的 LoRA 适配器合并进基础模型，保存为标准 Hugging Face 文件夹（分片 safetensors、配置、带对话模板的分词器、生成配置），或只导出适配器。全参数和冻结训练的运行会整体保存。"),

@@ -108,7 +108,7 @@ def build(ctx: Ctx) -> RunsHandles:
         key = f"{chosen}|{seen.stamp}|{len(ranked)}|{log}|{lang}"  # the worst rows arrive after the last metric
         figure = gr.update() if key == shown else (None if runs.is_eval(info)  # its results: the Evaluate tab
                                                    else _charts().run_figure(seen.metrics, lang, log))
-        worst_note = t("runs.worst_none", lang) if not ranked else t("runs.ranked", lang, n=ranked[0]["ranked_of"])
+        worst_note = render.worst_note(info.status, ranked, lang)
         can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),

@@ -88,6 +88,9 @@ def path_text(cfg: cfgmod.RunConfig, lang: str, answer_only: bool) -> str:
     """Which batching path the run takes and why; the loss path where the estimate says it applies."""
     key = "packed" if cfg.packing else "grouped" if cfg.group_by_length else "padded"
     text = t(f"train.path_{key}", lang, x=GROUPING_GAIN)
+    if cfg.stage in cfgmod.PREFERENCE_STAGES:
+        reference = "none" if cfg.stage == "dpo" and cfg.pref_loss in ("orpo", "simpo") else cfg.stage
+        text += " " + t(f"train.pref_path.{reference}", lang)
     return text + (" " + t("train.loss_path", lang) if answer_only else "")
 
 
@@ -193,6 +196,7 @@ def build(ctx: Ctx) -> TrainHandles:
         return bool(local) and sees_images(local)
 
     form.groups["vision"].visible = sees(cfg.model_name_or_path)
+    form.groups["preference"].visible = cfg.stage in cfgmod.PREFERENCE_STAGES
 
     @guarded
     def on_template(lang: str, *values: Any):
@@ -227,6 +231,9 @@ def build(ctx: Ctx) -> TrainHandles:
 
     model_box = form.widgets["model_name_or_path"]
     model_box.change(on_model, [ctx.lang_input, model_box], [form.widgets["template"]], show_progress="hidden")
+    form.widgets["stage"].change(lambda stage: gr.update(visible=stage in cfgmod.PREFERENCE_STAGES, open=True),
+                                 [form.widgets["stage"]], [form.groups["preference"]], queue=False,
+                                 show_progress="hidden")
     model_box.change(lambda m: gr.update(visible=sees(m)), [model_box], [form.groups["vision"]], queue=False,
                      show_progress="hidden")
     learn_inputs = [ctx.lang_input, learn_row_no, learn_show, *form.components]

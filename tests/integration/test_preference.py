@@ -93,17 +93,26 @@ def test_demo_dpo_learns_the_preferred_style_and_resumes_after_kill_9(ws: Worksp
         assert "reference log-probabilities read from reference.safetensors" in (cut / "train.log").read_text()
 
 
-def test_kto_with_early_stopping_and_the_stage_refusals(ws: Workspace, tmp_path: Path) -> None:
-    cfg, issues = presets.from_preset("demo-dpo", {"stage": "kto", "dataset": "demo_feedback", "run_name": "kto",
-                                                   "max_steps": 16, "eval_steps": 4, "save_steps": 4,
-                                                   "early_stopping_patience": 2, "worst_rows": 5})
+def test_kto_after_sft_with_early_stopping_three_way_compare_and_the_stage_refusals(ws: Workspace,
+                                                                                     tmp_path: Path) -> None:
+    """The usual path: SFT first, then preference training started from its adapter; Compare answers with the
+    base, the SFT adapter and the tuned one."""
+    cfg, _ = presets.from_preset("demo", {"run_name": "sft", "max_steps": 8, "val_size": 0.0, "worst_rows": 0})
+    assert _finish(runs.start(ws, cfg, "demo"))["state"] == "finished"
+    cfg, issues = presets.from_preset("demo-dpo", {
+        "stage": "kto", "dataset": "demo_feedback", "run_name": "kto", "adapter_name_or_path": "runs/sft/adapter",
+        "max_steps": 16, "eval_steps": 4, "save_steps": 4, "early_stopping_patience": 2, "worst_rows": 5})
     assert not issues
     run_dir = runs.start(ws, cfg, "demo-dpo")
     assert _finish(run_dir)["state"] == "finished", (run_dir / "train.log").read_text()[-3000:]
     lines = read_metrics(run_dir)[0]
     assert any("kl" in m for m in lines) and any("eval_rewards/accuracies" in m for m in lines)
-    assert "best eval loss" in (run_dir / "train.log").read_text()
-    assert "240 answers used" in (run_dir / "train.log").read_text()
+    log = (run_dir / "train.log").read_text()
+    assert "best eval loss" in log and "240 answers used" in log and "LoRA continued from runs/sft/adapter" in log
+    compared = cli("--workspace", str(ws.root), "chat", "--run", "kto", "--prompt", "What is 2 plus 3?", "--compare",
+                   "--max-new-tokens", "12")
+    assert compared.returncode == 0, compared.stderr
+    assert [line for line in compared.stdout.splitlines() if line.startswith("[")] == ["[base]", "[start]", "[tuned]"]
 
     def refusal(values: dict[str, Any]) -> str:
         prepared = prepare(ws, {"run_name": "x", **values})
