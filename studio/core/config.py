@@ -123,6 +123,8 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
     if cfg.main_process_ip and not HOST_RE.fullmatch(cfg.main_process_ip):
         issues.append(Issue("main_process_ip", "error", "config.bad_host", {"value": cfg.main_process_ip[:100]}))
     if cfg.stage in PREFERENCE_STAGES:
+        if cfg.num_processes * cfg.num_machines > 1:  # the reference pass is one process's
+            issues.append(Issue("num_processes", "error", "config.pref_one_process", {"stage": cfg.stage}))
         for name in ("packing", "train_on_prompt", "mask_history"):
             if getattr(cfg, name):
                 issues.append(Issue(name, "error", "config.sft_only", {"field": name, "stage": cfg.stage}))

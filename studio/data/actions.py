@@ -47,7 +47,7 @@ def relative(data_dir: Path, path: Path) -> str:
 def list_entries(data_dir: Path) -> list[dict[str, Any]]:
     """The registry as rows: name, formatting, file, state (ok / missing / remote) and ranking."""
     return [{"name": n, "formatting": e.formatting, "file": e.file_name, "state": e.state(data_dir),
-             "ranking": e.ranking, "num_samples": e.raw.get("num_samples")}
+             "ranking": e.ranking, "kto": bool(e.columns.get("kto_tag")), "num_samples": e.raw.get("num_samples")}
             for n, e in load_registry(registry_file(data_dir)).items()]
 
 
@@ -64,8 +64,9 @@ def effective_mapping(data_dir: Path, name: str) -> dict[str, Any]:
     from studio.data.load import resolve
 
     entry = resolve(entry_for(registry_file(data_dir), name), data_dir)
-    out: dict[str, Any] = {"formatting": entry.formatting,
-                           "columns": {k: v for k, v in entry.columns.items() if v}}
+    out: dict[str, Any] = {"formatting": entry.formatting,  # a pair's answers are chosen / rejected, not response
+                           "columns": {k: v for k, v in entry.columns.items() if v and not (entry.ranking and
+                                                                                            k == "response")}}
     if entry.formatting in ("sharegpt", "openai"):
         out["tags"] = entry.tags
     if entry.fixes:

@@ -85,7 +85,7 @@ def _sides(encoder: Encoder, convs: list) -> list[tuple[list[int], list[int]] | 
 def _media_refused(item: Preference, encoder: Encoder) -> Dropped | None:
     conv = item.prompt
     if (conv.images or conv.videos or conv.audios) and not encoder.options.text_only:
-        return Dropped("pref.media", "images" if conv.images else "videos" if conv.videos else "audios")
+        return Dropped("pref.media", "images" if conv.images else "videos" if conv.videos else "audios")  # column names
     return None
 
 

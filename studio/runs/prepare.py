@@ -35,7 +35,7 @@ class Prepared:
 def memory(ws: Workspace, cfg: RunConfig) -> Estimate | None:
     """The estimate for the model the worker will load (model_path's rule), when its folder is on this machine."""
     local = Path(model_path(cfg, ws))
-    if cfg.stage in cfgmod.PREFERENCE_STAGES:  # two sequences per row (chosen and rejected, or answer and KL row)
+    if cfg.stage == "dpo":  # two sequences per row with gradient (chosen and rejected); KTO's KL row keeps none
         cfg = replace(cfg, per_device_train_batch_size=2 * cfg.per_device_train_batch_size)
     return estimate(local, cfg, has_gpu()) if (local / "config.json").exists() else None
 

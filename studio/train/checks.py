@@ -54,6 +54,9 @@ def check_environment(cfg: RunConfig, ws: Workspace) -> list[Issue]:
             issues.append(problem)
         elif cfg.stage in PREFERENCE_STAGES and (err := _survey_preferences(ws, cfg.dataset)) is not None:
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))
+        elif cfg.stage in PREFERENCE_STAGES and (media := entry.media_columns()) and not cfg.text_only:
+            issues.append(Issue("dataset", "error", "pref.media_launch", {
+                "stage": cfg.stage, "name": cfg.dataset, "media": ", ".join(media), "columns": ", ".join(media.values())}))
         elif cfg.stage not in PREFERENCE_STAGES and (err := survey(entry, ws.data_dir, cfg.stage != "eval")) \
                 is not None:  # nothing would survive
             issues.append(Issue("dataset", "error", err.key, dict(err.fields)))

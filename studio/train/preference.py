@@ -4,8 +4,9 @@ preferred wrongly after training.
 The reference model is the starting model with the adapter switched off (LoRA) or the starting weights (full,
 freeze). It never changes during a run, so its log-probabilities are computed once, before the first step, and
 kept in the run folder (reference.safetensors): a step then costs the policy's forward and backward only, with no
-second model in memory, and a resume reads the very numbers the first start used. Chosen and rejected answers go
-through one forward as one batch (2 × batch rows, length-grouped like SFT rows)."""
+second model in memory, and a resume reads the very numbers the first start used (they are fingerprinted with the
+rows and weights they were computed for). Chosen and rejected answers go through one forward as one batch (2 × batch
+rows, length-grouped like SFT rows); a KTO row's answer trains, its KL row runs forward only."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ def build_dataset(cfg: RunConfig, ws: Workspace, tokenizer: Any) -> Splits:
     say(f"dataset {cfg.dataset}: {summary.rows} rows, {summary.unusable} unusable, dropped: {dropped}, truncated: "
         f"{truncated}, {summary.kept} {unit} used (template {cfg.template}, cutoff_len={cfg.cutoff_len})")
     if not summary.kept:
-        raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows,
-                          reason=f"cutoff_len={cfg.cutoff_len} leaves no answer token.")
+        from studio.core.messages import render
+
+        reason, _ = summary.dropped.most_common(1)[0] if summary.dropped else ("encode.no_answer_left", 0)
+        raise StudioError("data.no_rows", name=cfg.dataset, total=summary.rows, reason=render(reason, "en", detail=""))
     first, second = SIDES[cfg.stage]
     lengths = [max(a, b) for a, b in zip(pc.list_value_length(rows.data.column(first + "input_ids")).to_pylist(),
                                          pc.list_value_length(rows.data.column(second + "input_ids")).to_pylist(),
@@ -76,55 +79,89 @@ def needs_reference(cfg: RunConfig) -> bool:
     return cfg.stage == "kto" or cfg.pref_loss not in NO_REFERENCE
 
 
-def reference_logps(model: Any, rows: Any, collate: PreferenceCollator, batch_size: int) -> Any:
-    """Sum log-probabilities of both sequences of every row under the reference: (rows, 2), in row order."""
+def reference_logps(model: Any, rows: Any, collate: PreferenceCollator, batch_size: int, fast: bool = True,
+                    autocast: Any = None) -> Any:
+    """Sum log-probabilities of both sequences of every row under the reference: (rows, 2), in row order. Run on the
+    model's device in the training's precision (`autocast`, the Trainer's), so step 0's policy equals it."""
     import contextlib
 
     import torch
 
     off = model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()
     device = next(model.parameters()).device
-    order = sorted(range(len(rows)), key=lambda i: rows[i]["length"] if "length" in rows.column_names else 0)
+    lengths = rows["length"]  # one column read, not every row decoded
+    order = sorted(range(len(rows)), key=lambda i: lengths[i])
     out = torch.zeros(len(rows), 2)
     was_training = model.training
     model.eval()
-    with torch.no_grad(), off:
+    with torch.no_grad(), off, (autocast or contextlib.nullcontext()):
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
             batch = collate([rows[i] for i in chunk])
             batch.pop(SEQ_LENGTHS)
             batch.pop("kto_tags", None)
-            sums, _ = sequence_logps(model, {k: v.to(device) for k, v in batch.items()})
+            sums, _ = sequence_logps(model, {k: v.to(device) for k, v in batch.items()}, fast)
             out[chunk] = torch.stack(sums.float().cpu().split(len(chunk)), dim=1)
     model.train(was_training)
     return out
 
 
-def attach_reference(cfg: RunConfig, run_dir: Path, model: Any, splits: Splits, collate: PreferenceCollator,
-                     ) -> Splits:
-    """The reference log-probabilities as a column of the train and eval rows: read from the run folder when a
-    previous start wrote them, else computed now (the model has not trained yet) and written there."""
+def _fingerprint(cfg: RunConfig, ws: Workspace, parts: dict[str, Any]) -> str:
+    """What the reference numbers depend on: the rows (the datasets' content fingerprints, which follow the data
+    file, the encoding and the split), the model and the adapter the run starts from, the loss's averaging."""
+    import hashlib
+    import json
+
+    from studio.model.info import fingerprint
+
+    weights = []
+    for name in (cfg.model_name_or_path, cfg.adapter_name_or_path):
+        local = ws.root / name if name else None
+        files = ("config.json", "adapter_config.json", *sorted(f.name for f in local.glob("*.safetensors"))) \
+            if local is not None and local.is_dir() else ()
+        weights.append(list(fingerprint(local, files)) if files else name)
+    key = [{k: getattr(v, "_fingerprint", len(v)) for k, v in parts.items()}, weights, cfg.stage, cfg.template,
+           cfg.cutoff_len, cfg.pref_loss in AVERAGED]
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
+
+
+def attach_reference(cfg: RunConfig, ws: Workspace, run_dir: Path, trainer: Any, splits: Splits,
+                     collate: PreferenceCollator) -> None:
+    """The reference log-probabilities as a column of the Trainer's train and eval rows: read from the run folder
+    when a previous start wrote them for the very same rows and weights, else computed now (the model has not
+    trained yet) with the Trainer's model on its device, and written there."""
     import time
 
+    from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     if not needs_reference(cfg):
-        return splits
+        return
     path = run_dir / REFERENCE_FILE
     parts = {"train": splits.train} | ({"eval": splits.eval} if splits.eval is not None else {})
-    saved = load_file(str(path)) if path.exists() else {}
+    stamp = _fingerprint(cfg, ws, parts)
+    saved: dict[str, Any] = {}
+    if path.exists():
+        with safe_open(str(path), "pt") as f:
+            if (f.metadata() or {}).get("rows") == stamp:
+                saved = load_file(str(path))
     if set(saved) != set(parts) or any(len(saved[k]) != len(v) for k, v in parts.items()):
+        if path.exists():
+            say(f"{REFERENCE_FILE} was written for other rows or weights: computed again")
         start = time.perf_counter()
-        saved = {k: reference_logps(model, v, collate, cfg.per_device_train_batch_size) for k, v in parts.items()}
+        autocast = trainer.autocast_smart_context_manager()
+        saved = {k: reference_logps(trainer.model, v, collate, 2 * cfg.per_device_train_batch_size, trainer.fast,
+                                    autocast) for k, v in parts.items()}
         tmp = path.with_name(f".{path.name}.tmp")
-        save_file(saved, str(tmp))
+        save_file(saved, str(tmp), metadata={"rows": stamp})
         tmp.replace(path)
         say(f"reference log-probabilities: {sum(map(len, parts.values()))} rows in {time.perf_counter() - start:.1f} s"
             " (adapter off / starting weights), kept in " + REFERENCE_FILE)
     else:
         say(f"reference log-probabilities read from {REFERENCE_FILE}")
-    with_ref = {k: v.add_column("reference", saved[k].tolist()) for k, v in parts.items()}
-    return Splits(with_ref["train"], with_ref["train"], with_ref.get("eval"))
+    trainer.train_dataset = splits.train.add_column("reference", saved["train"].tolist())
+    if splits.eval is not None:
+        trainer.eval_dataset = splits.eval.add_column("reference", saved["eval"].tolist())
 
 
 def preference_metrics(cfg: RunConfig, model: Any, batch: dict[str, Any], fast: bool = True
@@ -173,7 +210,7 @@ def trainer_class() -> Any:
 
     class PreferenceTrainer(base()):
         cfg: RunConfig
-        model_accepts_loss_kwargs = False  # a mean per micro-batch: the Trainer divides by the accumulation steps
+        loss_is_scaled_for_ga = False  # a mean per micro-batch: the Trainer divides it by the accumulation steps
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -188,8 +225,13 @@ def trainer_class() -> Any:
                          num_items_in_batch: Any = None) -> Any:
             lengths = inputs.pop(SEQ_LENGTHS, None)
             if lengths is not None and model.training and self.counter is not None:
-                answers = int((inputs["labels"][:, 1:] != IGNORE).sum())
-                self.flops += self.counter.batch(lengths.tolist(), answers, answer_only=self.fast)
+                size = len(lengths) // 2
+                answers = (inputs["labels"][:, 1:] != IGNORE).sum(dim=1).tolist()
+                if self.cfg.stage == "kto":  # the KL rows run forward only, without gradient: a third of the work
+                    self.flops += self.counter.batch(lengths[:size].tolist(), sum(answers[:size]), self.fast)
+                    self.flops += self.counter.batch(lengths[size:].tolist(), sum(answers[size:]), self.fast) / 3
+                else:
+                    self.flops += self.counter.batch(lengths.tolist(), sum(answers), answer_only=self.fast)
             loss, metrics = preference_metrics(self.cfg, model, inputs, self.fast)
             self._store("train" if model.training else "eval", metrics)
             return (loss, {"loss": loss}) if return_outputs else loss
@@ -202,7 +244,7 @@ def trainer_class() -> Any:
             return loss.detach(), None, None
 
         def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-            kind = "train" if "loss" in logs else "eval"
+            kind = "eval" if "eval_loss" in logs else "train"
             prefix = "eval_" if kind == "eval" else ""
             for key, values in self.stored[kind].items():
                 logs[prefix + key] = round(sum(values) / len(values), 6)

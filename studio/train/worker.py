@@ -82,9 +82,7 @@ def run(run_dir: Path, resume: str | None) -> str:
         for module in model.modules():  # as LLaMA-Factory: no dropout, so policy and reference see the same net
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
-        splits = pref.attach_reference(cfg, run_dir, model, splits, pref.PreferenceCollator(tokenizer.pad_token_id,
-                                                                                            cfg.stage))
-        _phase(run_dir, "reference")
+
     offset = flops = 0.0
     if resume:
         rows, _ = read_metrics(run_dir)
@@ -95,6 +93,9 @@ def run(run_dir: Path, resume: str | None) -> str:
              "trainer_cls": pref.trainer_class()} if preference else {}
     trainer = build_trainer(cfg, run_dir, model, tokenizer, splits, FLAG, elapsed_offset=offset, images=images,
                             phases=PHASES, flops_offset=flops, **extra)
+    if preference:  # with the Trainer's model on its device and in its precision, before the first step
+        pref.attach_reference(cfg, ws, run_dir, trainer, splits, extra["collate"])
+        _phase(run_dir, "reference")
     say(f"training: {trainer.args.max_steps if trainer.args.max_steps > 0 else 'all'} steps")
     FLAG.in_loop = True
     try:
@@ -116,7 +117,7 @@ def run(run_dir: Path, resume: str | None) -> str:
         _phase(run_dir, "saving")
         if cfg.worst_rows and cfg.distributed not in ("deepspeed_zero3", "fsdp"):  # sharded weights: no 1-GPU pass
             if preference:
-                _rank_pairs(cfg, run_dir, trainer.model, tokenizer, splits.rows)
+                _rank_pairs(cfg, run_dir, trainer.model, tokenizer, trainer.train_dataset)  # with its reference
             else:
                 _rank_rows(cfg, run_dir, trainer.model, tokenizer, splits.rows, images)
             _phase(run_dir, "worst rows")

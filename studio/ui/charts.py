@@ -47,7 +47,7 @@ def _line(ax: Any, metrics: list[dict[str, Any]], key: str, label: str, smoothed
 def run_figure(metrics: list[dict[str, Any]], lang: str, log: bool) -> Figure:
     """Loss (raw, smoothed with a fixed weight, eval), learning rate, gradient norm and throughput; a preference run
     (its metrics carry rewards) adds the rewards of chosen and rejected answers, their margin and the accuracy."""
-    preference = any("rewards/chosen" in m for m in metrics)
+    preference = any("rewards/accuracies" in m for m in metrics)
     fig = Figure(figsize=(11, 9.3 if preference else 6.2), dpi=90)
     axes = fig.subplots(3 if preference else 2, 2)
     (loss, lr), (grad, speed) = axes[0], axes[1]

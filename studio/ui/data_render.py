@@ -19,7 +19,8 @@ PAGE = 20
 def registry_frame(entries: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     def state(e: dict[str, Any]) -> str:
         label = t(f"data.state.{e['state']}", lang)
-        return f"{label} · {t('data.state.ranking', lang)}" if e["ranking"] else label
+        kind = "data.state.ranking" if e["ranking"] else "data.state.kto" if e.get("kto") else ""
+        return f"{label} · {t(kind, lang)}" if kind else label
     rows = [[e["name"], e["formatting"], e["file"], state(e)] for e in entries]
     return pd.DataFrame(rows, columns=[t(f"data.col.{c}", lang) for c in ("name", "format", "file", "state")])
 
@@ -70,7 +71,8 @@ def diff_marks(chosen: str, rejected: str) -> tuple[str, str]:
 
     a, b = _words(chosen), _words(rejected)
     left, right = [], []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    keys = ([w.strip() or " " for w in a], [w.strip() or " " for w in b])  # "help." and "help. " are the same word
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
         one, other = html.escape("".join(a[i1:i2])), html.escape("".join(b[j1:j2]))
         if op == "equal":
             left.append(one)

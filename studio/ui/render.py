@@ -96,8 +96,10 @@ def worst_note(status: dict[str, Any], ranked: list[dict[str, Any]], lang: str) 
     """Above the worst rows: how many rows were ranked, or for a preference run how many it still gets wrong."""
     wrong = status.get("still_wrong")
     if isinstance(wrong, dict):
-        return t(f"runs.still_wrong.{status.get('stage', 'dpo')}", lang, n=wrong.get("count", 0),
-                 of=wrong.get("of", 0), listed=len(ranked))
+        kind = "kto" if status.get("stage") == "kto" else "dpo"
+        if not wrong.get("count"):
+            return t(f"runs.still_wrong_none.{kind}", lang, of=wrong.get("of", 0))
+        return t(f"runs.still_wrong.{kind}", lang, n=wrong.get("count", 0), of=wrong.get("of", 0), listed=len(ranked))
     return t("runs.worst_none", lang) if not ranked else t("runs.ranked", lang, n=ranked[0]["ranked_of"])
 
 
@@ -105,7 +107,7 @@ def worst_frame(ranked: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     if ranked and "margin" in ranked[0]:  # a preference run: the pairs (answers) it still prefers wrongly
         cols = ["rank", "margin", "source", "text", "chosen", "rejected"]
         rows = [[r["rank"], f"{r['margin']:.3f}", r["source"], r["text"][-600:], r["answer"][:300],
-                 r["rejected"][:300] if r["stage"] == "dpo" else t("runs.tag." + ("good" if r["good"] else "bad"), lang)]
+                 r["rejected"][:300] if r["stage"] == "dpo" else t("runs.tag.good" if r["good"] else "runs.tag.bad", lang)]
                 for r in ranked]
         return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
     cols = ["rank", "row_loss", "source", "answer", "text"]

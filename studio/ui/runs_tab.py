@@ -112,7 +112,7 @@ def build(ctx: Ctx) -> RunsHandles:
         can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out
         return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),
-                figure, key, seen.log, worst_note, render.worst_frame(ranked, lang) if ranked else None,
+                figure, key, seen.log, worst_note, gr.update(value=render.worst_frame(ranked, lang) if ranked else None, visible=bool(ranked)),
                 gr.update() if key == shown else worst_thumbnails(ranked), gr.update(choices=ids), *(gr.update(interactive=name in can)
                                           for name in ("abort", "resume", "copy", "delete")))
 

@@ -28,7 +28,7 @@ def test_cli_demo_creates_loadable_safetensors_model(tmp_path: Path) -> None:
     listed = cli("--workspace", str(tmp_path / "ws"), "data", "list")
     assert json.loads(listed.stdout)[0] | {"ranking": False} == {
         "name": "demo_identity", "formatting": "alpaca", "file": "demo_identity.json", "state": "ok",
-        "ranking": False, "num_samples": None}
+        "ranking": False, "kto": False, "num_samples": None}
 
 
 def test_cli_train_demo_preset_teaches_identity(ws: Workspace, tmp_path: Path) -> None:

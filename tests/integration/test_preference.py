@@ -99,6 +99,7 @@ def test_kto_after_sft_with_early_stopping_three_way_compare_and_the_stage_refus
     base, the SFT adapter and the tuned one."""
     cfg, _ = presets.from_preset("demo", {"run_name": "sft", "max_steps": 8, "val_size": 0.0, "worst_rows": 0})
     assert _finish(runs.start(ws, cfg, "demo"))["state"] == "finished"
+    assert _polite_share(ws, ws.runs_dir / "sft" / "adapter") == 0.0  # SFT alone does not close politely
     cfg, issues = presets.from_preset("demo-dpo", {
         "stage": "kto", "dataset": "demo_feedback", "run_name": "kto", "adapter_name_or_path": "runs/sft/adapter",
         "max_steps": 16, "eval_steps": 4, "save_steps": 4, "early_stopping_patience": 2, "worst_rows": 5})
