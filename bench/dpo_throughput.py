@@ -2,7 +2,7 @@
 
     python bench/dpo_throughput.py [--pairs 160] [--rounds 2] [--lf-python PYTHON]
 
-The ~27M-parameter Llama of bench/train_throughput.py (demo tokenizer, random weights), alpaca-shaped pairs
+The bench Llama of bench/train_throughput.py (24.5M parameters, demo tokenizer, random weights), alpaca-shaped pairs
 (prompt, a chosen and a rejected answer of different lengths), cutoff 256, batch 4 pairs, LoRA r=8 on all linear
 layers, sigmoid DPO with beta 0.1, one epoch over --pairs pairs (so a run's reference pass covers exactly the
 pairs it trains on). Ours: a real `python -m studio train` run; LLaMA-Factory 0.9.5 in its own venv (its DPO
@@ -133,9 +133,14 @@ def main() -> None:
         print(f"{name:50s} {pps:8.2f} {r['tokens'] / r['epoch_s']:7.0f} {base['epoch_s'] / r['epoch_s']:5.2f} "
               f"{loop_pps:13.2f} {base['loop_s'] / r['loop_s']:5.2f} {r.get('reference_s', 0):8.1f}s "
               f"{rss[name]:7.0f}Mi")
+    import math
+
     from chart import bars
 
-    bars("dpo_throughput", f"DPO, {len(pairs)} pairs, 27M Llama, LoRA r8, cutoff {CUTOFF}, batch {BATCH} pairs "
+    from studio.model.info import tensor_shapes
+
+    size = sum(math.prod(shape) for shape in tensor_shapes(model).values()) / 1e6
+    bars("dpo_throughput", f"DPO, {len(pairs)} pairs, {size:.1f}M Llama, LoRA r8, cutoff {CUTOFF}, batch {BATCH} pairs "
          f"(best of {args.rounds})", "pairs/s over the epoch", [(n, args.pairs / best[n]["epoch_s"]) for n in names],
          baseline=names[0])
 

@@ -34,6 +34,7 @@ def main() -> None:
         ("train_throughput", ["--steps", "20" if quick else "40", "--rounds", "1" if quick else "2", *lf]),
         ("chat_latency", []),
         ("eval_throughput", ["--rows", "32" if quick else "64", "--rounds", "1" if quick else "2", *lf]),
+        ("dpo_throughput", ["--pairs", "40" if quick else "160", "--rounds", "1" if quick else "2", *lf]),
         ("live_curve", ["--lines", "4" if quick else "8"]),
     ]
     RESULTS.mkdir(exist_ok=True)

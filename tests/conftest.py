@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +28,26 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """A session's model, built by the first of the parallel test processes (pytest-xdist) that needs it; the
+    others wait on a lock and read the same folder (each test copies what it changes into its own workspace)."""
+    import fcntl
+
+    root = factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the run's folder, shared by workers
+    target = root / "shared-models" / name
+    target.parent.mkdir(exist_ok=True)
+    with open(target.parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "model.safetensors").exists():
+            build(target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo model, built once for the whole session by the same code `python app.py` runs."""
-    target = tmp_path_factory.mktemp("demo-model") / "demo-tiny"
-    create_model(target)
-    return target
+    return built_once(tmp_path_factory, "demo-tiny", create_model)
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +55,7 @@ def vision_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The vision demo model (a tiny warmed-up Qwen2-VL), built once per session by the studio's own code."""
     from studio.train.demo_vision import create_vision_model
 
-    target = tmp_path_factory.mktemp("vision-model") / "demo-vl"
-    create_vision_model(target)
-    return target
+    return built_once(tmp_path_factory, "demo-vl", create_vision_model)
 
 
 @pytest.fixture

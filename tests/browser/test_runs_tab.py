@@ -70,6 +70,7 @@ def test_queue_abort_resume_compare_and_copy(studio: StudioPage, ws: Workspace) 
     studio.shot("runs-3-compare")
 
     studio.pick("runs-select", second)
+    studio.expect_text("runs-status", second, timeout=10_000)
     studio.page.locator("#runs-copy").click()
     expect(studio.page.locator("#cfg-learning_rate input")).to_have_value("0.002", timeout=10_000)
     studio.expect_text("train-result", "copied")

@@ -32,7 +32,8 @@ def test_register_preview_and_inspect_a_text_to_sql_file(ws: Workspace, data_dir
     out = _json(*base, "register", "--dir", str(data_dir), "--name", "bird", "--file", "text2sql.jsonl",
                 "--column", "response=SQL")
     assert out["entry"]["columns"] == {"prompt": "question", "query": "evidence", "response": "SQL"}
-    assert [e["name"] for e in _json(*base, "list", "--dir", str(data_dir))] == ["demo_identity", "bird"]
+    assert [e["name"] for e in _json(*base, "list", "--dir", str(data_dir))] == [
+        "demo_identity", "demo_preference", "demo_feedback", "bird"]
     preview = _json(*base, "preview", "--dir", str(data_dir), "--dataset", "bird", "--rows", "5")
     assert preview["rows"][0]["messages"][1]["content"].startswith("SELECT COUNT(*)")
     assert preview["rows"][3]["error"] == "text2sql.jsonl row 4: the answer is empty; nothing to learn from."

@@ -400,7 +400,7 @@ def test_bad_values_are_one_sentence(open_server: tuple[str, Workspace, Path]) -
     ]
     for bad, sentence in (("a/b", "not a usable name"), ("..", "not a usable name"), ("x\x00y", "control char"),
                           ("n" * 5000, "too long"), (".hidden", "not a usable name"), ("-flag", "not a usable name")):
-        cases.append((call(url, "do_save", bad, False, "demo_identity.json", "alpaca", *[None] * 17, []), sentence))
+        cases.append((call(url, "do_save", bad, False, "demo_identity.json", "alpaca", *[None] * 20, []), sentence))
     for answer, sentence in cases:
         assert sentence in answer and '"error": null' not in answer, answer[-400:]
         assert "Internal error" not in answer
