@@ -13,4 +13,4 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy
 fi
 python -m pip install -q -r requirements-test.txt
 ruff check studio app.py tests bench
-python -m pytest -q "$@"
+python -m pytest -q -n 2 --dist loadfile "$@"

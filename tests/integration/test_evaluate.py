@@ -157,7 +157,7 @@ def test_queue_abort_resume(tmp_path: Path, demo_model: Path) -> None:
     only the rest, each once."""
     ws = _ws(tmp_path, demo_model)
     cfg = ws.root / "slow.yaml"
-    cfg.write_text("run_name: slow\nmax_steps: 30\nworst_rows: 0\n", encoding="utf-8")
+    cfg.write_text("run_name: slow\nmax_steps: 400\nworst_rows: 0\n", encoding="utf-8")  # still training when the eval comes
     started = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo", "--detach")
     assert started.returncode == 0, started.stderr
     code, out, job = _eval(ws, "--run", "slow", "--dataset", "demo_identity", "--max-samples", "120",
