@@ -130,6 +130,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "eval.why_no_db": ("no row carries a db_id", "没有样本带 db_id"),
     "eval.why_sql_off": ("{n} rows carry a db_id; set sql_db_dir (a folder of <db_id>/<db_id>.sqlite) to run them", "{n} 条样本带 db_id；设置 sql_db_dir（包含 <db_id>/<db_id>.sqlite 的文件夹）即可执行"),
     "eval.why_sql": ("{n} rows carry a db_id; their SQL runs read-only against {folder}", "{n} 条样本带 db_id；其 SQL 以只读方式在 {folder} 上执行"),
+    "eval.pref_heldout": ("eval_dataset: '{run}' trained with stage {stage}, so its held-out rows are judged answers, not one answer to compare with; choose a dataset to evaluate on (Evaluate on), one answer per prompt.", "eval_dataset：“{run}”用阶段 {stage} 训练，它留出的样本是被评判的回答，而不是可供对照的单个答案；请选择一个用于评估的数据集（“评估数据”），每个提示一个回答。"),
     "eval.not_training": ("eval_run: '{run}' is not a training run; choose a run that trained weights.", "eval_run：“{run}”不是训练运行；请选择训练出权重的运行。"),
     "eval.no_weights": ("eval_weights: name the weights of run '{run}' to evaluate (final, or checkpoint-N).", "eval_weights：请写出要评估的运行“{run}”的权重（final 或 checkpoint-N）。"),
     "eval.queued_behind": ("Run '{run}' is still {state}: the evaluation waits in the queue and starts when it has finished.", "运行“{run}”仍在{state}：评估会排队等待，在它结束后开始。"),

@@ -67,8 +67,10 @@ def check(ws: Workspace, cfg: RunConfig) -> list[Issue]:
             return [Issue("eval_run", "error", "run.unknown", {"run": cfg.eval_run, "root": str(ws.runs_dir)})]
         status = read_status(run_dir)
         source_stage = _stage_of(run_dir)
-        if source_stage != "sft":
+        if source_stage not in cfgmod.TRAIN_STAGES:
             return [Issue("eval_run", "error", "eval.not_training", {"run": cfg.eval_run})]
+        if source_stage in cfgmod.PREFERENCE_STAGES and not cfg.eval_dataset:  # its held-out rows are pairs
+            return [Issue("eval_dataset", "error", "eval.pref_heldout", {"run": cfg.eval_run, "stage": source_stage})]
         names = weight_names(cfg)
         if not names:
             issues.append(Issue("eval_weights", "error", "eval.no_weights", {"run": cfg.eval_run}))

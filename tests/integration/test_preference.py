@@ -114,6 +114,12 @@ def test_kto_after_sft_with_early_stopping_three_way_compare_and_the_stage_refus
                    "--max-new-tokens", "12")
     assert compared.returncode == 0, compared.stderr
     assert [line for line in compared.stdout.splitlines() if line.startswith("[")] == ["[base]", "[start]", "[tuned]"]
+    # evaluated against the base: on a dataset of single answers (its own held-out rows are judged answers)
+    held_out = prepare(ws, {"stage": "eval", "eval_run": "kto"}, source="cli")
+    assert next(i.text() for i in held_out.issues if i.level == "error").startswith(
+        "eval_dataset: 'kto' trained with stage kto, so its held-out rows are judged answers")
+    named = prepare(ws, {"stage": "eval", "eval_run": "kto", "eval_dataset": "demo_identity"}, source="cli")
+    assert named.ok, [i.text() for i in named.issues]
 
     def refusal(values: dict[str, Any]) -> str:
         prepared = prepare(ws, {"run_name": "x", **values})
