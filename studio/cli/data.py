@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from studio.cli import runs as cli_runs
 from studio.core import config as cfgmod
@@ -137,6 +138,16 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
     from studio.model.info import load_tokenizer
 
     options = Options.of(cfg)
+    from studio.data.preference import kind
+    from studio.data.registry import get_entry
+
+    shape = kind(get_entry(data_dir / "dataset_info.json", args.dataset))
+    if shape != "sft":  # preference rows: their columns as stage dpo / kto trains them
+        from studio.encode.cache import encode_preferences
+
+        columns, summary = encode_preferences(data_dir / "dataset_info.json", args.dataset, load_tokenizer(model),
+                                              template, options, "dpo" if shape == "pairs" else "kto")
+        return _write_rows(ws, args, template, summary, columns, IGNORE)
     kept, _, summary = encode_dataset(data_dir / "dataset_info.json", args.dataset, load_tokenizer(model), template,
                                       options, model)
     out_file = ws.cli_path(args.out)
@@ -148,6 +159,23 @@ def _encode(ws: Workspace, data_dir: Path, args: argparse.Namespace) -> int:
                 row |= {"images": list(enc.images), "image_grid_thw": [list(g) for g in enc.grids]}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     trained = sum(1 for e in kept for label in e.labels if label != IGNORE)
+    print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(out_file)},
+                     ensure_ascii=False), file=sys.stderr)
+    return 0
+
+
+def _write_rows(ws: Workspace, args: argparse.Namespace, template: str, summary: Any, columns: dict[str, list],
+                ignore: int) -> int:
+    """Preference rows, one JSON object per line with every encoded column (chosen_* / rejected_*, or the answer,
+    its KL row and kto_tag), and the summary on stderr."""
+    out_file = ws.cli_path(args.out)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    names = [n for n in columns if n != "source"]
+    with open(out_file, "w", encoding="utf-8") as out:
+        for values in zip(*(columns[n] for n in names), strict=True):
+            out.write(json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) + "\n")
+    trained = sum(1 for n in names if n.endswith("labels") and not n.startswith("kl_") for row in columns[n]
+                  for label in row if label != ignore)
     print(json.dumps({"template": template, **summary.as_dict(), "trained_tokens": trained, "out": str(out_file)},
                      ensure_ascii=False), file=sys.stderr)
     return 0

@@ -3,6 +3,7 @@ kill -9 resumes to the very losses of an uninterrupted run, KTO with early stopp
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -132,6 +133,12 @@ def test_kto_after_sft_with_early_stopping_three_way_compare_and_the_stage_refus
         "stage kto: dataset 'demo_preference' has no kto_tag column")
     assert refusal({"stage": "sft", "dataset": "demo_feedback"}).startswith(
         "stage sft: dataset 'demo_feedback' tags its answers good or bad (kto_tag)")
+    encoded = cli("--workspace", str(ws.root), "data", "encode", "--dataset", "demo_preference", "--model",
+                  "models/demo-tiny", "--cutoff-len", "64", "--out", str(tmp_path / "pairs.jsonl"))
+    assert encoded.returncode == 0, encoded.stderr
+    first = json.loads((tmp_path / "pairs.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert set(first) == {"chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_labels"}
+    assert '"kept": 240' in encoded.stderr
     yaml = tmp_path / "sft-on-pairs.yaml"
     yaml.write_text("stage: sft\ndataset: demo_preference\n", encoding="utf-8")
     result = cli("--workspace", str(ws.root), "validate", str(yaml))
