@@ -64,13 +64,10 @@ class Media:
         return cls(root, ImageSpec.of(model_dir, options.image_max_pixels, options.image_min_pixels))
 
 
-@dataclass(frozen=True)
-class Encoded:
+class TokenCounts:
+    """Counts of a row with input_ids and labels (an SFT row, a KTO answer)."""
     input_ids: list[int]
     labels: list[int]
-    truncated: str = ""  # "" | "turns" (oldest turns dropped) | "prompt" | "answer" (its end cut)
-    images: tuple[str, ...] = ()  # absolute paths, in the order of their tokens
-    grids: tuple[tuple[int, int, int], ...] = ()  # each image's (t, h, w) in patches
 
     @property
     def trained_tokens(self) -> int:
@@ -79,6 +76,15 @@ class Encoded:
     @property
     def tokens(self) -> int:
         return len(self.input_ids)
+
+
+@dataclass(frozen=True)
+class Encoded(TokenCounts):
+    input_ids: list[int]
+    labels: list[int]
+    truncated: str = ""  # "" | "turns" (oldest turns dropped) | "prompt" | "answer" (its end cut)
+    images: tuple[str, ...] = ()  # absolute paths, in the order of their tokens
+    grids: tuple[tuple[int, int, int], ...] = ()  # each image's (t, h, w) in patches
 
 
 @dataclass(frozen=True)

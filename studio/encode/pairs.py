@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from studio.data.preference import Preference
-from studio.encode.encoder import IGNORE, Dropped, Encoder
+from studio.encode.encoder import IGNORE, Dropped, Encoder, TokenCounts
 
 KL_BLOCK = 1000  # LLaMA-Factory's preprocessing batch: the KL answer shift wraps around inside each block
 
@@ -49,21 +49,13 @@ class EncodedPair:
 
 
 @dataclass(frozen=True)
-class EncodedFeedback:
+class EncodedFeedback(TokenCounts):
     input_ids: list[int]
     labels: list[int]
     kl_input_ids: list[int]
     kl_labels: list[int]
     kto_tag: bool
     truncated: str = ""
-
-    @property
-    def trained_tokens(self) -> int:
-        return sum(label != IGNORE for label in self.labels)
-
-    @property
-    def tokens(self) -> int:
-        return len(self.input_ids)
 
 
 def _join(prompt: list[int], answers: Sequence[list[int]], cutoff: int) -> tuple[list[tuple[list[int], list[int]]],
