@@ -119,8 +119,13 @@ def _detect_preference(rows: list[dict[str, object]], columns: list[str], propos
             proposal.columns["response"] = None
         return
     tag = _pick(NAMES["kto_tag"], columns, taken)
-    if tag and all(isinstance(r.get(tag), bool) for r in rows if tag in r):
+    values = [r[tag] for r in rows if tag and tag in r]
+    flags = sum(isinstance(v, bool) for v in values)
+    if tag and flags and flags >= len(values) / 2:  # mostly true / false: a KTO judgement, its odd rows said
         proposal.columns["kto_tag"] = tag
+        if flags < len(values):
+            proposal.notes.append(StudioError("detect.kto_not_bool", column=tag, rows=len(values) - flags,
+                                              total=len(values)))
 
 
 def _detect_chat(rows: list[dict[str, object]], columns: list[str], chat: str) -> Proposal:

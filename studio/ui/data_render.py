@@ -97,7 +97,7 @@ def pair_html(view: RowView, lang: str) -> str:
     left, right = diff_marks(view.chosen, view.rejected)
     sides = []
     for key, body, text in (("chosen", left, view.chosen), ("rejected", right, view.rejected)):
-        size = t("data.pair.size", lang, chars=len(text), words=len(text.split()))
+        size = t("data.pair.size", lang, chars=len(text))
         sides.append(f'<div class="studio-side studio-{key}"><b>{t(f"data.pair.{key}", lang)}</b> '
                      f"<small>{size}</small><p>{body}</p></div>")
     return f'<div class="studio-pair">{"".join(sides)}</div>'

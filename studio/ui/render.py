@@ -105,10 +105,10 @@ def worst_note(status: dict[str, Any], ranked: list[dict[str, Any]], lang: str) 
 
 def worst_frame(ranked: list[dict[str, Any]], lang: str) -> pd.DataFrame:
     if ranked and "margin" in ranked[0]:  # a preference run: the pairs (answers) it still prefers wrongly
-        cols = ["rank", "margin", "source", "text", "chosen", "rejected"]
-        rows = [[r["rank"], f"{r['margin']:.3f}", r["source"], r["text"][-600:], r["answer"][:300],
-                 r["rejected"][:300] if r["stage"] == "dpo" else t("runs.tag.good" if r["good"] else "runs.tag.bad", lang)]
-                for r in ranked]
+        cols = ["rank", "margin", "source", "chosen", "rejected", "text"]  # the answers before the long prompt
+        rows = [[r["rank"], f"{r['margin']:.3f}", r["source"], r["answer"][:300],
+                 r["rejected"][:300] if r["stage"] == "dpo" else t("runs.tag.good" if r["good"] else "runs.tag.bad", lang),
+                 r["text"][-300:]] for r in ranked]
         return pd.DataFrame(rows, columns=[t(f"runs.col.{c}", lang) for c in cols])
     cols = ["rank", "row_loss", "source", "answer", "text"]
     rows = [[r["rank"], f"{r['loss']:.3f}", r["source"], r["answer"][:300], r["text"][:600]] for r in ranked]

@@ -86,9 +86,10 @@ GROUPING_GAIN = "1.6×"  # bench/train_throughput.py: grouped by length / random
 
 def path_text(cfg: cfgmod.RunConfig, lang: str, answer_only: bool) -> str:
     """Which batching path the run takes and why; the loss path where the estimate says it applies."""
-    key = "packed" if cfg.packing else "grouped" if cfg.group_by_length else "padded"
+    preference = cfg.stage in cfgmod.PREFERENCE_STAGES  # (packing is refused there)
+    key = "packed" if cfg.packing and not preference else "grouped" if cfg.group_by_length else "padded"
     text = t(f"train.path_{key}", lang, x=GROUPING_GAIN)
-    if cfg.stage in cfgmod.PREFERENCE_STAGES:
+    if preference:
         reference = "none" if cfg.stage == "dpo" and cfg.pref_loss in ("orpo", "simpo") else cfg.stage
         text += " " + t(f"train.pref_path.{reference}", lang)
     return text + (" " + t("train.loss_path", lang) if answer_only else "")
@@ -108,9 +109,9 @@ def preview(ctx: Ctx, p: Prepared, lang: str) -> str:
     return head + cfgmod.to_yaml(cfg)
 
 
-def start_choices(ctx: Ctx) -> list[Any]:
+def start_choices(ctx: Ctx, lang: str | None = None) -> list[Any]:
     """Start from: a new adapter (empty), or an earlier LoRA run's adapter or checkpoint."""
-    return [(t("train.fresh_adapter", ctx.lang), ""), *runs.start_points(ctx.ws)]
+    return [(t("train.fresh_adapter", lang or ctx.lang), ""), *runs.start_points(ctx.ws)]
 
 
 def build(ctx: Ctx) -> TrainHandles:
@@ -125,7 +126,8 @@ def build(ctx: Ctx) -> TrainHandles:
     titles = {g: t(f"train.group.{g}", lang) for g in GROUPS}
     form = formmod.build(cfg, lang, dynamic, titles)
     for name, comp in form.widgets.items():
-        ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg))
+        ctx.i18n(comp, lambda lg, n=name: formmod.field_update(n, lg) | (  # "a new adapter" said in the language
+            {"choices": start_choices(ctx, lg)} if n == "adapter_name_or_path" else {}))
     for group, box in form.groups.items():
         ctx.i18n(box, lambda lg, g=group: gr.update(label=t(f"train.group.{g}", lg)))
     template_note = gr.Markdown(elem_id="train-template-note")
@@ -167,7 +169,7 @@ def build(ctx: Ctx) -> TrainHandles:
     def on_load(lang: str):
         models = ctx.ws.local_models() or [DEMO_MODEL]
         return (gr.update(choices=models), gr.update(choices=dataset_choices(ctx.ws.data_dir)),
-                gr.update(choices=start_choices(ctx)))
+                gr.update(choices=start_choices(ctx, lang)))
 
     @guarded
     def on_models(lang: str, *values: Any):

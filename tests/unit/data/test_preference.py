@@ -52,8 +52,8 @@ def test_three_shapes_read_as_llamafactory_does() -> None:
      "p.json row 4: the chosen answer (column 'chosen') is missing; a preference row needs both chosen and rejected. "
      "The row has: instruction, rejected."),
     (SHAREGPT, {"conversations": [human("Hi")], "chosen": gpt("Same  answer"), "rejected": gpt(" Same answer ")},
-     "d.json row 4: chosen and rejected (chosen / rejected) are the same answer; the pair teaches nothing and is "
-     "skipped."),
+     "d.json row 4: the chosen and rejected answers (columns chosen / rejected) are the same; the pair teaches "
+     "nothing and is skipped."),
     (ALPACA, {"instruction": "Hi", "chosen": "", "rejected": "No."},
      "p.json row 4: the chosen answer (column 'chosen') is empty; a pair needs two answers to compare."),
     (SHAREGPT, {"conversations": [human("Hi")], "chosen": human("Hello!"), "rejected": gpt("No.")},
@@ -86,3 +86,20 @@ def test_a_file_counts_what_it_skips(tmp_path: Path) -> None:
     with pytest.raises(StudioError) as err:
         load_preferences(tmp_path / "dataset_info.json", "dpo_en_demo")
     assert err.value.key == "data.no_rows" and "none of its 2 rows" in str(err.value)
+
+
+def test_the_mapping_form_proposes_pairs_and_kto_tags() -> None:
+    from studio.data.mapping import build_raw, detect
+    from studio.data.readers import Record
+
+    pairs = detect([Record("p.json", n, {"instruction": "q", "input": "", "chosen": "a", "rejected": "b"})
+                    for n in range(1, 4)])
+    assert (pairs.columns["chosen"], pairs.columns["rejected"]) == ("chosen", "rejected")
+    assert build_raw("p.json", pairs.formatting, pairs.columns, pairs.tags)["ranking"] is True
+    rows = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "label": tag}
+            for tag in (True, False, "true", True)]
+    kto = detect([Record("k.json", n, row) for n, row in enumerate(rows, 1)])
+    assert kto.columns["kto_tag"] == "label"  # proposed, and the odd row said before anything is registered
+    assert [n.text() for n in kto.notes] == ["Column 'label' is proposed as kto_tag (true = a good answer), but 1 of "
+                                             "the first 4 rows hold something other than true / false; those rows "
+                                             "will be refused, each with its row number."]
