@@ -71,14 +71,12 @@ def batch_logps_case() -> dict:
             "ld_alpha": 0.5, "ld_logps_sum": L(ld_logps), "ld_valid_length": ld_valid.tolist()}
 
 
-# ---------------------------------------------------------------- DPO family
-def dpo_trainer(loss: str, beta: float, ftx: float, ref_model=None) -> CustomDPOTrainer:
-    fa = FinetuningArguments(stage="dpo", pref_loss=loss, pref_beta=beta, pref_ftx=ftx, simpo_gamma=0.5,
-                             dpo_label_smoothing=0.0)
-    tr = CustomDPOTrainer.__new__(CustomDPOTrainer)
-    # exactly the attributes CustomDPOTrainer.__init__ sets before Trainer.__init__
+def bare_trainer(cls, fa: FinetuningArguments, ref_model=None):
+    """A trainer object without Trainer.__init__: the attributes both preference trainers' __init__ set first."""
+    from collections import defaultdict
+
+    tr = cls.__new__(cls)
     tr.finetuning_args = fa
-    tr.f_divergence_type = "reverse_kl"
     tr.reference_free = False
     tr.label_pad_token_id = IGNORE
     tr.padding_value = 0
@@ -86,17 +84,25 @@ def dpo_trainer(loss: str, beta: float, ftx: float, ref_model=None) -> CustomDPO
     tr.precompute_ref_log_probs = False
     tr._peft_has_been_casted_to_bf16 = False
     tr.ref_model = ref_model
-    from collections import defaultdict
     tr._stored_metrics = defaultdict(lambda: defaultdict(list))
     tr.beta = fa.pref_beta
-    tr.loss_type = fa.pref_loss
     tr.ftx_gamma = fa.pref_ftx
+    tr.accelerator = ACC
+    tr.args = ARGS
+    return tr
+
+
+# ---------------------------------------------------------------- DPO family
+def dpo_trainer(loss: str, beta: float, ftx: float, ref_model=None) -> CustomDPOTrainer:
+    fa = FinetuningArguments(stage="dpo", pref_loss=loss, pref_beta=beta, pref_ftx=ftx, simpo_gamma=0.5,
+                             dpo_label_smoothing=0.0)
+    tr = bare_trainer(CustomDPOTrainer, fa, ref_model)
+    tr.f_divergence_type = "reverse_kl"
+    tr.loss_type = fa.pref_loss
     tr.bco_gemma = fa.pref_bco_weight
     tr.label_smoothing = fa.dpo_label_smoothing
     tr.simpo_gamma = fa.simpo_gamma
     tr.ld_alpha = fa.ld_alpha
-    tr.accelerator = ACC
-    tr.args = ARGS
     return tr
 
 
@@ -200,25 +206,11 @@ def dpo_e2e(loss: str, beta: float, ftx: float) -> dict:
 def kto_trainer(beta: float, ftx: float, ref_model=None) -> CustomKTOTrainer:
     fa = FinetuningArguments(stage="kto", pref_beta=beta, pref_ftx=ftx, kto_chosen_weight=1.0,
                              kto_rejected_weight=1.0)
-    tr = CustomKTOTrainer.__new__(CustomKTOTrainer)
-    from collections import defaultdict
-    tr.finetuning_args = fa
-    tr.reference_free = False
-    tr.label_pad_token_id = IGNORE
-    tr.padding_value = 0
-    tr.is_encoder_decoder = False
-    tr.precompute_ref_log_probs = False
-    tr._peft_has_been_casted_to_bf16 = False
-    tr.ref_model = ref_model
-    tr._stored_metrics = defaultdict(lambda: defaultdict(list))
-    tr.beta = fa.pref_beta
+    tr = bare_trainer(CustomKTOTrainer, fa, ref_model)
     tr.desirable_weight = fa.kto_chosen_weight
     tr.undesirable_weight = fa.kto_rejected_weight
-    tr.ftx_gamma = fa.pref_ftx
     tr.calculate_KL = True
     tr.loss_type = "kto"
-    tr.accelerator = ACC
-    tr.args = ARGS
     return tr
 
 

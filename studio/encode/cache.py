@@ -92,15 +92,14 @@ def encode_preferences(registry_file: Path, dataset: str, tokenizer: Any, templa
                        stage: str) -> tuple[dict[str, list], Summary]:
     """A preference dataset's columns (pairs for dpo, answers with their KL rows for kto), and what was dropped."""
     from studio.data.preference import load_preferences
-    from studio.encode.pairs import encode_feedback, encode_pairs
+    from studio.encode.pairs import encode_rows
 
     start = time.perf_counter()
     loaded = load_preferences(registry_file, dataset)
     summary = Summary(rows=loaded.total, unusable=len(loaded.problems))
     encoder = Encoder(make_template(template, tokenizer), tokenizer, options)
     sources = list(loaded.sources)
-    encode = encode_feedback if stage == "kto" else encode_pairs
-    kept = tally(encode(encoder, loaded.items), summary, sources)  # type: ignore[arg-type]
+    kept = tally(encode_rows(encoder, loaded.items, stage == "kto"), summary, sources)
     names = [f.name for f in fields(kept[0])] if kept else []
     columns: dict[str, list] = {n: [getattr(e, n) for e in kept] for n in names if n != "truncated"}
     summary.seconds = round(time.perf_counter() - start, 3)

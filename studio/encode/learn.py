@@ -52,10 +52,10 @@ def _learn_preference(record: Any, item: Any, tokenizer: Any, template: str, opt
     """A pair's two sequences (the chosen answer is pushed up, the rejected one down) or a KTO row's answer,
     encoded as preference training encodes them."""
     from studio.encode.encoder import Encoded
-    from studio.encode.pairs import encode_feedback, encode_pairs
+    from studio.encode.pairs import encode_rows
 
     encoder = Encoder(make_template(template, tokenizer), tokenizer, options)
-    result = (encode_feedback if item.kto else encode_pairs)(encoder, [item])[0]
+    result = encode_rows(encoder, [item], item.kto)[0]
     learned = Learned(record.file, record.number, template)
     if isinstance(result, Dropped):
         learned.dropped, learned.detail = result.reason, result.detail

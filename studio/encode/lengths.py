@@ -70,13 +70,13 @@ def _cdf(values: list[int]) -> list[tuple[int, float]]:
 def _preference_lengths(report: Report, encoder: Encoder) -> tuple[list[int], list[int]]:
     """Token lengths of pairs (prompt, chosen, rejected answers; a row's total is the prompt + its longer answer)
     or of KTO rows (good and bad answers apart); returns (prompt, total) per kept row."""
-    from studio.encode.pairs import encode_feedback, encode_pairs
+    from studio.encode.pairs import encode_rows, row_length
 
-    encode = encode_pairs if report.kind == "pairs" else encode_feedback
-    results = encode(encoder, report.conversations or [])  # type: ignore[operator]
+    kto = report.kind == "kto"
+    results = encode_rows(encoder, report.conversations or [], kto)
     report.conversations = [c for c, r in zip(report.conversations or [], results, strict=True)
                             if not isinstance(r, Dropped)]  # (uncut, only tools that are not JSON drop a row)
-    report.encode = encode
+    report.encode = lambda enc, items: encode_rows(enc, items, kto)
     rows: list[Any] = [r for r in results if not isinstance(r, Dropped)]
     if report.kind == "pairs":
         sides = {"chosen": [sum(x != IGNORE for x in r.chosen_labels) for r in rows],
@@ -88,8 +88,7 @@ def _preference_lengths(report: Report, encoder: Encoder) -> tuple[list[int], li
         prompt = [len(r.input_ids) - a for r, a in zip(rows, answers, strict=True)]
         sides = {"good": [a for a, r in zip(answers, rows, strict=True) if r.kto_tag],
                  "bad": [a for a, r in zip(answers, rows, strict=True) if not r.kto_tag]}
-    totals = [p + max(values) for p, *values in zip(prompt, *sides.values(), strict=True)] if report.kind == "pairs" \
-        else [p + a for p, a in zip(prompt, answers, strict=True)]
+    totals = [row_length(r) for r in rows]
     report.lengths = {"prompt": stats(prompt), **{k: stats(v) for k, v in sides.items()}, "total": stats(totals)}
     return prompt, totals
 
@@ -117,13 +116,11 @@ def _dataset_cutoff(data_dir: str, dataset: str, model: str, template: str, trus
     from studio.data.registry import get_entry
 
     if (shape := kind(get_entry(registry, dataset))) != "sft":  # preference rows: the longer side of each
-        from studio.encode.pairs import encode_feedback, encode_pairs
+        from studio.encode.pairs import encode_rows, row_length
 
         encoder = Encoder(make_template(template, tokenizer), tokenizer, Options(UNCUT))
         items = load_preferences(registry, dataset).items
-        totals = [max(len(e.chosen_input_ids), len(e.rejected_input_ids)) if shape == "pairs" else len(e.input_ids)
-                  for e in (encode_pairs if shape == "pairs" else encode_feedback)(encoder, items)  # type: ignore
-                  if not isinstance(e, Dropped)]
+        totals = [row_length(e) for e in encode_rows(encoder, items, shape == "kto") if not isinstance(e, Dropped)]
         return cutoff_for(totals, context_limit(Path(model)))
     convs = load_dataset(registry, dataset).conversations
     prompt, response = token_lengths(convs, Encoder(make_template(template, tokenizer), tokenizer, Options(UNCUT)))

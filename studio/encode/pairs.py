@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from studio.data.preference import Preference
 from studio.encode.encoder import IGNORE, Dropped, Encoder, TokenCounts
@@ -129,3 +130,14 @@ def encode_feedback(encoder: Encoder, items: Sequence[Preference]) -> list[Encod
             continue
         out.append(EncodedFeedback(ids, labels, kl_ids, kl_labels, item.desirable, cut))
     return out
+
+
+def encode_rows(encoder: Encoder, items: Sequence[Preference], kto: bool) -> list[Any]:
+    """Pairs (dpo), or answers with their KL rows (kto), as that stage trains them."""
+    return list(encode_feedback(encoder, items) if kto else encode_pairs(encoder, items))
+
+
+def row_length(row: EncodedPair | EncodedFeedback) -> int:
+    """What cutoff_len must hold for a row: a pair's longer sequence (prompt + its longer answer), a KTO answer's."""
+    return max(len(row.chosen_input_ids), len(row.rejected_input_ids)) if isinstance(row, EncodedPair) \
+        else len(row.input_ids)

@@ -110,9 +110,7 @@ def build(ctx: Ctx) -> RunsHandles:
                                                    else _charts().run_figure(seen.metrics, lang, log))
         worst_note = render.worst_note(info.status, ranked, lang)
         can = runs.actions_for(info)  # what applies to this run's state: the rest is greyed out
-        # the value only when it changes: a tick in flight must not undo a pick the user made meanwhile
-        picked = gr.update(choices=ids) if chosen == selected else gr.update(choices=ids, value=chosen)
-        return (render.runs_table(infos, lang), picked,
+        return (render.runs_table(infos, lang), gr.update(choices=ids, value=chosen),
                 render.status_markdown(info, seen.command, lang), render.progress_html(info.status, lang),
                 figure, key, seen.log, worst_note, gr.update(value=render.worst_frame(ranked, lang) if ranked else None, visible=bool(ranked)),
                 gr.update() if key == shown else worst_thumbnails(ranked), gr.update(choices=ids), *(gr.update(interactive=name in can)

@@ -49,6 +49,7 @@ def test_pairs_previewed_trained_and_charted(studio: StudioPage, ws: Workspace) 
 
     studio.choose_language("中文")
     studio.expect_text("runs-worst-note", "仍被错误偏好的偏好对")
+    expect(studio.page.get_by_role("tab", name="训练")).to_be_visible(timeout=60_000)  # relabelled by the switch
     studio.tab("训练")
     left = english_left(studio.page, english_fragments())
     assert not left, left
