@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from studio.core.messages_eco import ECO_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     # data files
     "file.missing": ("{file}: file not found.", "{file}：文件不存在。"),
@@ -220,6 +222,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "server.remote_code": ("Model code is allowed to run (--trust-remote-code): only code files inside each model folder are used.", "已允许运行模型代码（--trust-remote-code）：只使用各模型文件夹内的代码文件。"),
     "internal": ("Internal error; the details are in the server log ({where}).", "内部错误；详情见服务器日志（{where}）。"),
 }
+MESSAGES.update(ECO_MESSAGES)
 
 
 class Both(str):
