@@ -1,4 +1,4 @@
-"""`python -m studio chat` and `python -m studio export`: the Chat and Export tabs' twins."""
+"""`python -m studio chat`: the Chat tab's twin."""
 
 from __future__ import annotations
 
@@ -32,13 +32,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         low, high = f.metadata["range"]
         ch.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                         help=f"{f.metadata['help']} ({low}..{high}, default {f.default})")
-    ex = sub.add_parser("export", help="export a run's adapter, or merge it into the base model for serving")
-    _weights_args(ex, required=True)
-    ex.add_argument("--out", type=Path, required=True, help="output folder (must be empty or absent)")
-    ex.add_argument("--merge", action="store_true", help="merge the adapter into the base weights")
-    ex.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
-    ex.add_argument("--max-shard-size", default="2GB", help="largest safetensors shard (e.g. 500MB, 5GB)")
-    ex.add_argument("--name", default="", help="the name clients use (default: the folder's name)")
 
 
 def _weights_args(p: argparse.ArgumentParser, required: bool) -> None:
@@ -101,17 +94,3 @@ def _ask(prompt: str) -> str | None:
         return input(prompt)
     except EOFError:
         return None
-
-
-def cmd_export(ws: Workspace, args: argparse.Namespace) -> int:
-    from studio.serve import export
-    from studio.serve import targets as chat_targets
-
-    target = chat_targets.run_target(ws, args.run, _which(args.checkpoint))
-    out = ws.cli_path(args.out)
-    overwrite = args.overwrite
-    if not overwrite and out.is_dir() and any(out.iterdir()) and sys.stdin.isatty():
-        overwrite = (_ask(f"{out} is not empty; replace it? [y/N] ") or "").strip().lower() in ("y", "yes")
-    done = export.export(target, out, args.merge, overwrite, _say(args.lang), args.max_shard_size, args.name)
-    print(f"{done.out}\n\n# serve\n{done.serve}\n\n# query\n{done.client}", end="")
-    return 0

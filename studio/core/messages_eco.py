@@ -16,5 +16,6 @@ ECO_MESSAGES: dict[str, tuple[str, str]] = {
     "gguf.step_plan": ("GGUF {kind}: the source weights take {source} MiB; the file will take about {size} MiB.", "GGUF {kind}：源权重占 {source} MiB；文件约为 {size} MiB。"),
     "gguf.step_write": ("Writing {file} tensor by tensor…", "正在逐个张量写入 {file}……"),
     "gguf.step_done": ("Exported to {out}: the GGUF takes {size} MiB (the source {source} MiB), in {seconds} s.", "已导出到 {out}：GGUF 占 {size} MiB（源文件 {source} MiB），用时 {seconds} 秒。"),
+    "export.no_source": ("export: name a run (--run) or, for a GGUF, a model folder (--model with --gguf).", "export：请指定一次运行（--run），或在导出 GGUF 时指定模型文件夹（--model 加 --gguf）。"),
     "export.no_weights": ("{folder} holds no safetensors weights to export.", "{folder} 中没有可导出的 safetensors 权重。"),
 }

@@ -23,6 +23,7 @@ from studio.core.errors import StudioError
 from studio.core.messages import both
 from studio.serve import gguf_arch
 from studio.serve.export import MARKER, Exported, Say, check_target
+from studio.serve.modelfile import ChatFormat, chat_format, jinja_template
 from studio.serve.targets import ChatTarget
 
 KINDS = ("f16", "bf16", "q8_0")
@@ -184,23 +185,26 @@ def estimate(arch: gguf_arch.Arch, shapes: dict[str, tuple[int, ...]], kind: str
     return sum(p.nbytes for p in _plan(arch, shapes, kind)) + 64 * vocab_size + 2**20
 
 
-def _tokenizer_meta(target: ChatTarget, vocab_size: int) -> tuple[dict[str, Any], Any, bool]:
+def _tokenizer_meta(target: ChatTarget, vocab_size: int) -> tuple[dict[str, Any], ChatFormat]:
+    """The vocabulary, the special ids (the template's stop token as EOS and EOT) and the chat template; a
+    tokenizer without a Jinja template gets one written from the template the run was trained with."""
     from transformers import AutoTokenizer
 
-    from studio.templates.named import CHATML_JINJA
     from studio.templates.registry import eos_id, make_template
 
+    words = gguf_arch.vocab(Path(target.tokenizer), vocab_size)  # refused here before the tokenizer is loaded
     tokenizer = AutoTokenizer.from_pretrained(target.tokenizer)
     template = make_template(target.template, tokenizer)
-    chat_template = getattr(tokenizer, "chat_template", None) or (CHATML_JINJA if target.template == "chatml" else "")
     bos = tokenizer.bos_token_id
     add_bos = bos is not None and tokenizer("a")["input_ids"][:1] == [bos]
+    fmt = chat_format(template, tokenizer, add_bos)
+    chat_template = getattr(tokenizer, "chat_template", None)
     eos = eos_id(template, tokenizer)
-    ids = {"bos": bos, "eos": eos, "eot": eos, "pad": tokenizer.pad_token_id}
-    words = gguf_arch.vocab(Path(target.tokenizer), vocab_size)
-    meta = {"words": words, "ids": ids, "add_bos": add_bos,
-            "chat_template": chat_template if isinstance(chat_template, str) else ""}
-    return meta, (template, tokenizer), add_bos
+    meta = {"words": words, "add_bos": add_bos,
+            "ids": {"bos": bos, "eos": eos, "eot": eos, "pad": tokenizer.pad_token_id},
+            "chat_template": chat_template if isinstance(chat_template, str) and chat_template
+            else jinja_template(chat_format(template, tokenizer, False))}
+    return meta, fmt
 
 
 @dataclass
@@ -216,7 +220,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
     from studio.model.info import check_remote_code
     from studio.serve.chat import quiet
     from studio.serve.export import _merged_model
-    from studio.serve.modelfile import chat_format, modelfile
+    from studio.serve.modelfile import modelfile
 
     kind = check_kind(kind)
     hf.ready(with_peft=True)
@@ -238,8 +242,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
         vocab_size = int(arch.get("vocab_size") or 0)
         embed = next((s for k, s in tensors.shapes.items() if k.endswith("embed_tokens.weight")), None)
         vocab_size = embed[0] if embed else vocab_size
-        meta, (template, tokenizer), add_bos = _tokenizer_meta(target, vocab_size)
-        fmt = chat_format(template, tokenizer, add_bos)
+        meta, fmt = _tokenizer_meta(target, vocab_size)
         source_size = sum(f.stat().st_size for f in Path(target.base).glob("*.safetensors"))
         expected = estimate(arch, tensors.shapes, kind, vocab_size)
         say(both("gguf.step_plan", kind=kind, source=_mb(source_size), size=_mb(expected)))

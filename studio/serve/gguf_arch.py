@@ -130,9 +130,8 @@ def add_model_metadata(writer: Any, arch: Arch, name: str, file_type: int) -> No
     writer.add_head_count_kv(kv_heads)
     writer.add_layer_norm_rms_eps(float(arch.get("rms_norm_eps") or 1e-6))
     writer.add_rope_dimension_count(arch.head_dim)
-    if arch.head_dim * heads != int(arch.get("hidden_size")):
-        writer.add_key_length(arch.head_dim)
-        writer.add_value_length(arch.head_dim)
+    writer.add_key_length(arch.head_dim)  # readers default it to their own guess (transformers' Qwen3: 128)
+    writer.add_value_length(arch.head_dim)
     rope = arch.rope
     writer.add_rope_freq_base(float(rope["rope_theta"]))
     if rope["rope_type"] in ("linear", "yarn"):

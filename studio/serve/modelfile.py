@@ -111,3 +111,31 @@ def modelfile(gguf_name: str, fmt: ChatFormat) -> str:
         lines.append(f'SYSTEM """{system}"""')
     lines += [f"PARAMETER stop {json.dumps(stop, ensure_ascii=False)}" for stop in fmt.stops]
     return "\n".join(lines) + "\n"
+
+
+def _raw(text: str) -> str:
+    return "{% raw %}" + text + "{% endraw %}" if text else ""
+
+
+def jinja_template(fmt: ChatFormat) -> str:
+    """The same format as a Jinja chat template (for a GGUF's metadata and a tokenizer that has none): a system
+    message first, else the default, then user / assistant messages. A user message includes the assistant header,
+    as in training, so the prompt ends ready for the answer."""
+    def wrap(piece: str, marker: str, value: str) -> str:
+        before, _, after = piece.partition(marker)
+        return _raw(before) + "{{ " + value + " }}" + _raw(after)
+
+    user = wrap(fmt.user, _USER, "m['content']")
+    answer = wrap(fmt.assistant, _ANSWER, "m['content']")
+    out = ("{%- if messages and messages[0]['role'] == 'system' -%}{%- set ns = namespace(system=messages[0]['content']"
+           ", rest=messages[1:]) -%}{%- else -%}{%- set ns = namespace(system=" + json.dumps(fmt.default_system)
+           + ", rest=messages) -%}{%- endif -%}" + _raw(fmt.head))
+    if fmt.first_user:
+        before, _, after = fmt.first_user.partition(_SYS)
+        first = _raw(before) + "{{ ns.system }}" + wrap(after, _USER, "m['content']")
+        user = "{%- if ns.system -%}" + first + "{%- set ns.system = '' -%}{%- else -%}" + user + "{%- endif -%}"
+    else:
+        system = wrap(fmt.system, _SYS, "ns.system")
+        out += system if fmt.always_system else "{%- if ns.system -%}" + system + "{%- endif -%}"
+    return (out + "{%- for m in ns.rest -%}{%- if m['role'] == 'user' -%}" + user
+            + "{%- elif m['role'] == 'assistant' -%}" + answer + "{%- endif -%}{%- endfor -%}")

@@ -10,13 +10,15 @@ from typing import Any
 import gradio as gr
 
 from studio.core.errors import StudioError
-from studio.serve import export
+from studio.serve import export, gguf
 from studio.serve import targets as chat_targets
 from studio.ui.chat_tab import run_pickers
 from studio.ui.context import Ctx, both_ways, guarded, said_text, stepwise
 from studio.ui.i18n import t
+from studio.ui.render import Bar
 
 EXPORTS = "exports"
+FORMATS = ("safetensors", *gguf.KINDS)  # a Hugging Face folder, or one GGUF file of that type
 
 
 @dataclass
@@ -37,6 +39,8 @@ def build(ctx: Ctx) -> ExportHandles:
         weights = lab(gr.Dropdown(choices=[], label=t("chat.weights", lang), elem_id="export-weights"),
                       "chat.weights")
     with gr.Row():
+        fmt = lab(gr.Dropdown(choices=list(FORMATS), value=FORMATS[0], label=t("export.format", lang),
+                              elem_id="export-format", scale=1), "export.format")
         merge = lab(gr.Checkbox(True, label=t("export.merge", lang), elem_id="export-merge"), "export.merge")
         out = lab(gr.Textbox(label=t("export.out", lang), elem_id="export-out", scale=3), "export.out")
         replace = lab(gr.Checkbox(False, label=t("export.replace", lang), elem_id="export-replace"),
@@ -52,35 +56,53 @@ def build(ctx: Ctx) -> ExportHandles:
 
     refresh, on_run = run_pickers(ctx)
 
-    def default_out(run_id: str | None, which: str | None, merged: bool) -> str:
+    def default_out(run_id: str | None, which: str | None, merged: bool, kind: str | None = None) -> str:
         if not run_id:
             return ""
+        if kind in gguf.KINDS:
+            return f"{EXPORTS}/{run_id}-{which or chat_targets.FINAL}-{kind}"
         return f"{EXPORTS}/{run_id}-{which or chat_targets.FINAL}{'' if merged else '-adapter'}"
 
     @guarded
-    def on_start(lang: str, run_id: str | None, which: str | None, merged: bool, folder: str, overwrite: bool):
+    def on_start(lang: str, run_id: str | None, which: str | None, kind: str | None, merged: bool, folder: str,
+                 overwrite: bool):
         if not run_id:  # nothing chosen (or the list not filled yet): said, nothing else changes
             said = both_ways(lambda lg: f"⚠ {t('export.no_run', lg)}")
             yield said[lang == "zh"], gr.update(), gr.update(), said
             return
         try:
+            as_gguf = (kind or FORMATS[0]) != FORMATS[0]
+            if as_gguf:
+                gguf.check_kind(kind or "")  # the format, the K-quant command or the missing package, said first
             target = chat_targets.run_target(ctx.ws, run_id, which or chat_targets.FINAL)
-            destination = export.browser_target(ctx.ws, (folder or "").strip() or default_out(run_id, which, merged))
+            out = (folder or "").strip() or default_out(run_id, which, merged, kind)
+            destination = export.browser_target(ctx.ws, out)
             export.check_target(destination, overwrite)  # before any weight is read
         except StudioError as err:  # a refusal: one sentence; the last export's snippets stay as they were
             said = both_ways(lambda lg, e=err: f"⚠ {html.escape(e.text(lg))}")
             yield said[lang == "zh"], gr.update(), gr.update(), said
             return
         yield "…", "", "", None
-        for lines, done, finished in stepwise(lambda say: export.export(target, destination, merged, overwrite,
-                                                                         say)):
-            said = both_ways(lambda lg, seen=lines: said_text(seen, lg))
+
+        def work(say: Any) -> export.Exported:
+            if as_gguf:
+                return gguf.export_gguf(target, destination, kind or "", overwrite, say,
+                                        progress=lambda done, total: say(Bar(done, total)))
+            return export.export(target, destination, merged, overwrite, say)
+
+        for lines, done, finished in stepwise(work):
+            bars = [line for line in lines if isinstance(line, Bar)]
+            shown = [line for line in lines if not isinstance(line, Bar)]
+            if bars and not finished:
+                shown.append(bars[-1].text())
+            said = both_ways(lambda lg, seen=shown: said_text(seen, lg))
             yield said[lang == "zh"], (done.serve if finished else ""), (done.client if finished else ""), said
 
     run.change(on_run, [ctx.lang_input, run], [weights], api_name="export_weights")
-    for trigger in (run, weights, merge):
-        trigger.change(default_out, [run, weights, merge], [out])
-    start.click(on_start, [ctx.lang_input, run, weights, merge, out, replace], [status, serve, client, status_said],
+    for trigger in (run, weights, merge, fmt):
+        trigger.change(default_out, [run, weights, merge, fmt], [out])
+    fmt.change(lambda kind: gr.update(interactive=kind == FORMATS[0]), [fmt], [merge])
+    start.click(on_start, [ctx.lang_input, run, weights, fmt, merge, out, replace], [status, serve, client, status_said],
                 api_name="export")
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run], api_name="export_runs")
     ctx.on_lang(refresh, [ctx.lang_input, run], [run])

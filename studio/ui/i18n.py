@@ -289,7 +289,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "chat.side_start": ("### Started from (the run's Start-from adapter, e.g. SFT)", "### 起点（该运行的起点适配器，如 SFT）"),
     # export tab
     "tab.export": ("Export", "导出"),
-    "export.intro": ("Merge a run's LoRA adapter into its base model and save a standard Hugging Face folder (sharded safetensors, config, tokenizer with chat template, generation config), or export the adapter alone. Full and freeze runs are saved whole.", "把运行的 LoRA 适配器合并进基础模型，保存为标准 Hugging Face 文件夹（分片 safetensors、配置、带对话模板的分词器、生成配置），或只导出适配器。全参数和冻结训练的运行会整体保存。"),
+    "export.intro": ("Merge a run's LoRA adapter into its base model and save a standard Hugging Face folder (sharded safetensors, config, tokenizer with chat template, generation config), or export the adapter alone. Full and freeze runs are saved whole. Format f16 / bf16 / q8_0 writes one GGUF file for llama.cpp and Ollama, with a Modelfile; smaller K-quants (Q4_K_M …) are made from the f16 file by llama.cpp's quantizer, whose command the export shows.", "把运行的 LoRA 适配器合并进基础模型，保存为标准 Hugging Face 文件夹（分片 safetensors、配置、带对话模板的分词器、生成配置），或只导出适配器。全参数和冻结训练的运行会整体保存。格式 f16 / bf16 / q8_0 会为 llama.cpp 和 Ollama 写出一个 GGUF 文件及 Modelfile；更小的 K 量化（Q4_K_M 等）需用 llama.cpp 的量化程序从 f16 文件生成，导出结果会给出命令。"),
+    "export.format": ("Format", "格式"),
     "export.merge": ("Merge into the base model", "合并进基础模型"),
     "export.out": ("Output folder (in the workspace)", "输出文件夹（工作区内）"),
     "export.replace": ("Replace the folder if it exists and is not empty", "若文件夹已存在且不为空则替换"),

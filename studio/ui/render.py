@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from studio.core.config import Issue
+from studio.core.messages import Both
 from studio.runs.manage import RunInfo, losses
 from studio.ui.i18n import STRINGS, t
 
@@ -19,6 +21,24 @@ def duration(seconds: float | None) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
         f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Bytes done of a total, shown as a text progress bar with speed and time left once `seconds` is known."""
+    done: int
+    total: int
+    seconds: float = 0.0
+
+    def text(self) -> Both:
+        part = min(1.0, self.done / self.total) if self.total else 0.0
+        filled = round(part * 24)
+        line = f"`{'█' * filled}{'░' * (24 - filled)}` {part:.0%} · {self.done / 2**20:.1f} / {self.total / 2**20:.1f} MiB"
+        if self.seconds >= 0.5 and self.done:
+            speed = self.done / self.seconds
+            left = duration(max(0.0, self.total - self.done) / speed)
+            return Both(f"{line} · {speed / 2**20:.1f} MiB/s · {left} left", f"{line} · {speed / 2**20:.1f} MiB/s · 剩余 {left}")
+        return Both(line, line)
 
 
 def state_label(state: str, lang: str) -> str:
