@@ -17,5 +17,6 @@ ECO_MESSAGES: dict[str, tuple[str, str]] = {
     "gguf.step_write": ("Writing {file} tensor by tensor…", "正在逐个张量写入 {file}……"),
     "gguf.step_done": ("Exported to {out}: the GGUF takes {size} MiB (the source {source} MiB), in {seconds} s.", "已导出到 {out}：GGUF 占 {size} MiB（源文件 {source} MiB），用时 {seconds} 秒。"),
     "export.no_source": ("export: name a run (--run) or, for a GGUF, a model folder (--model with --gguf).", "export：请指定一次运行（--run），或在导出 GGUF 时指定模型文件夹（--model 加 --gguf）。"),
+    "export.no_space": ("The disk under {folder} filled up while exporting ({free} MiB free now); the partial export was removed. Free some space or choose another disk.", "导出时 {folder} 所在磁盘已满（当前可用 {free} MiB）；未完成的导出已删除。请释放空间或换一个磁盘。"),
     "export.no_weights": ("{folder} holds no safetensors weights to export.", "{folder} 中没有可导出的 safetensors 权重。"),
 }

@@ -7,6 +7,7 @@ fails or is killed leaves no half-written folder, and an existing one is replace
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import shlex
@@ -231,14 +232,24 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
         for path in (staging, *staging.rglob("*")):  # a server running as another user reads them (weights
             path.chmod(0o755 if path.is_dir() else 0o644)  # arrive 0600 from their temporary files)
         _swap_in(staging, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if disk_full(exc):  # said, and nothing half-written is left
+            raise StudioError("export.no_space", folder=str(out.parent),
+                              free=f"{shutil.disk_usage(out.parent).free / 2**20:.1f}") from None
         raise
     files = sorted(p.name for p in out.iterdir() if p.name != MARKER)
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
     say(both("export.step_done", out=str(out), files=len(files), mb=f"{size / 2**20:.1f}",
                seconds=f"{time.perf_counter() - started:.1f}"))
     return Exported(out, merged, files, size, command, client)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """ENOSPC, as Python raises it or as safetensors' writer reports it (its own error type, errno in the text)."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return type(exc).__name__ == "SafetensorError" and "os error 28" in str(exc)
 
 
 def _swap_in(staging: Path, out: Path) -> None:

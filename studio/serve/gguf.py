@@ -8,7 +8,6 @@ renamed into place, with the same Replace rules as the other exports; a disk tha
 
 from __future__ import annotations
 
-import errno
 import json
 import shlex
 import shutil
@@ -22,7 +21,7 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.messages import both
 from studio.serve import gguf_arch
-from studio.serve.export import MARKER, Exported, Say, check_target
+from studio.serve.export import MARKER, Exported, Say, check_target, disk_full
 from studio.serve.modelfile import ChatFormat, chat_format, jinja_template
 from studio.serve.targets import ChatTarget
 
@@ -268,7 +267,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
             _swap_in(staging, out)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            if disk_full(exc):
                 raise StudioError("gguf.no_space", folder=str(out.parent), need=_mb(expected + _MARGIN),
                                   free=_mb(shutil.disk_usage(out.parent).free)) from None
             raise

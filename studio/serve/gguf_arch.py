@@ -15,17 +15,18 @@ from typing import Any
 
 from studio.core.errors import StudioError
 
-# config.json model_type -> (llama.cpp architecture, prefix of the language model's tensors, Q/K permuted)
-ARCHES: dict[str, tuple[str, str, bool]] = {
-    "llama": ("llama", "model.", True),
-    "mistral": ("llama", "model.", True),
-    "qwen2": ("qwen2", "model.", False),
-    "qwen3": ("qwen3", "model.", False),
+# config.json model_type -> (llama.cpp architecture, Q/K permuted)
+ARCHES: dict[str, tuple[str, bool]] = {
+    "llama": ("llama", True),
+    "mistral": ("llama", True),
+    "qwen2": ("qwen2", False),
+    "qwen3": ("qwen3", False),
     # the language part only: for text, Qwen2-VL's multimodal rotary positions are the same in all three
     # sections, which is plain rotary embedding, so it runs as qwen2
-    "qwen2_vl": ("qwen2", "model.language_model.", False),
+    "qwen2_vl": ("qwen2", False),
 }
-SKIPPED_PREFIXES = ("model.visual.",)  # a vision tower: llama.cpp reads it from a separate projector file
+PREFIXES = ("model.language_model.", "model.")  # the language model's tensors, in either checkpoint layout
+SKIPPED_PREFIXES = ("visual.", "model.visual.")  # a vision tower: llama.cpp reads it from a separate projector
 _LAYER = re.compile(r"layers\.(\d+)\.(.+)")
 _LAYER_NAMES = {
     "input_layernorm.weight": "attn_norm.weight",
@@ -51,7 +52,6 @@ NORMAL, CONTROL, USER_DEFINED, UNUSED = 1, 3, 4, 5  # llama.cpp's token types
 @dataclass(frozen=True)
 class Arch:
     name: str  # llama.cpp's
-    prefix: str
     permute_qk: bool
     config: dict[str, Any]  # the language model's config (a vision model's text_config merged in)
 
@@ -83,9 +83,9 @@ def detect(folder: Path) -> Arch:
     model_type = str(config.get("model_type", ""))
     if model_type not in ARCHES:
         raise StudioError("gguf.arch", arch=model_type or "?", supported=", ".join(ARCHES))
-    name, prefix, permute = ARCHES[model_type]
+    name, permute = ARCHES[model_type]
     text = {**config, **(config.get("text_config") or {})}
-    arch = Arch(name, prefix, permute, text)
+    arch = Arch(name, permute, text)
     if arch.rope["rope_type"] not in ("default", "linear", "llama3", "yarn"):
         raise StudioError("gguf.rope", kind=arch.rope["rope_type"], supported="default, linear, llama3, yarn")
     return arch
@@ -97,8 +97,9 @@ def tensor_name(arch: Arch, hf_name: str) -> str | None:
         return None
     if hf_name == "lm_head.weight":
         return None if arch.get("tie_word_embeddings") else "output.weight"
-    if hf_name.startswith(arch.prefix):
-        rest = hf_name[len(arch.prefix):]
+    prefix = next((p for p in PREFIXES if hf_name.startswith(p)), None)
+    if prefix is not None:
+        rest = hf_name[len(prefix):]
         if rest in _TOP_NAMES:
             return _TOP_NAMES[rest]
         layer = _LAYER.fullmatch(rest)
