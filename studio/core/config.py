@@ -18,6 +18,7 @@ from studio.core.schema import (  # noqa: F401
     PREFERENCE_STAGES,
     STAGES,
     TEMPLATE_NAMES,
+    TRACKERS,
     TRAIN_STAGES,
     RunConfig,
     knob,
@@ -131,6 +132,8 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
     if cfg.adapter_name_or_path and cfg.finetuning_type != "lora" and cfg.stage != "eval":
         issues.append(Issue("adapter_name_or_path", "error", "config.start_needs_lora",
                             {"method": cfg.finetuning_type}))
+    if cfg.report_to != "none" and not tracker_installed(cfg.report_to):
+        issues.append(Issue("report_to", "error", "config.tracker_missing", {"tracker": cfg.report_to}))
     if cfg.run_name and not NAME_RE.fullmatch(cfg.run_name):
         shown = cfg.run_name if len(cfg.run_name) <= 60 else cfg.run_name[:57] + "…"
         issues.append(Issue("run_name", "error", "input.bad_name", {"field": "run_name", "value": shown}))
@@ -142,6 +145,14 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
             except StudioError as err:
                 issues.append(Issue(name, "error", err.key, dict(err.fields)))
     return issues
+
+
+def tracker_installed(name: str) -> bool:
+    """Whether a tracker's package can be imported here (the form offers only these; a YAML naming another is
+    refused before launch rather than failing inside the worker)."""
+    import importlib.util
+
+    return name == "none" or importlib.util.find_spec(name) is not None
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 ECO_MESSAGES: dict[str, tuple[str, str]] = {
+    # experiment trackers
+    "config.tracker_missing": ("report_to: the tracker '{tracker}' is not installed here; install it (pip install {tracker}) or choose none.", "report_to：此处未安装追踪工具“{tracker}”；请安装（pip install {tracker}）或选择 none。"),
     # GGUF export
     "gguf.arch": ("GGUF export does not support the architecture '{arch}'; supported: {supported}.", "GGUF 导出不支持架构“{arch}”；支持：{supported}。"),
     "gguf.rope": ("GGUF export does not support rotary scaling '{kind}'; supported: {supported}.", "GGUF 导出不支持旋转位置编码缩放“{kind}”；支持：{supported}。"),

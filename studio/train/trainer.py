@@ -13,6 +13,7 @@ from studio.core.workspace import Workspace
 from studio.encode.encoder import IGNORE, Options, pad_batch
 from studio.encode.packing import pack
 from studio.model.load import model_path, pick_dtype, say
+from studio.train import trackers
 from studio.train.flops import FlopCount, row_lengths
 
 DS_CONFIGS = {"deepspeed_zero2": "ds_zero2.json", "deepspeed_zero3": "ds_zero3.json"}
@@ -275,6 +276,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
     dtype = pick_dtype(cfg)
     evaluating = splits.eval is not None
     stopping = evaluating and cfg.early_stopping_patience > 0
+    report_to, tracker_callbacks = trackers.setup(cfg.report_to, run_dir, run_dir.name)
     args = TrainingArguments(
         output_dir=str(run_dir),
         per_device_train_batch_size=cfg.per_device_train_batch_size,
@@ -303,7 +305,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
         include_num_input_tokens_seen="all" if cfg.packing else "non_padding",
         remove_unused_columns=False,
         disable_tqdm=True,  # progress goes to metrics.jsonl / status.json, not carriage returns in the log
-        report_to="none",
+        report_to=report_to or "none",
         use_cpu=not torch.cuda.is_available(),
         ddp_find_unused_parameters=False if cfg.finetuning_type != "full" else None,
         **_strategy_args(cfg),
@@ -317,7 +319,7 @@ def build_trainer(cfg: RunConfig, run_dir: Path, model: Any, tokenizer: Any, spl
     collate = collate or Collator(tokenizer.pad_token_id, images, lengths=True)
     metrics = MetricsCallback(run_dir, elapsed_offset=elapsed_offset)
     callbacks = [metrics,
-                 abort_callback(flag)]
+                 abort_callback(flag), *tracker_callbacks]
     if phases is not None:
         callbacks.append(phase_callback(phases))
     if stopping:

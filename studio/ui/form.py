@@ -7,9 +7,21 @@ from typing import Any
 
 import gradio as gr
 
-from studio.core.config import FIELDS, FORM_FIELDS, GROUPS, TRAIN_STAGES, Issue, RunConfig, from_dict, to_dict
+from studio.core.config import (
+    FIELDS,
+    FORM_FIELDS,
+    GROUPS,
+    TRACKERS,
+    TRAIN_STAGES,
+    Issue,
+    RunConfig,
+    from_dict,
+    to_dict,
+    tracker_installed,
+)
 
-FORM_CHOICES = {"stage": TRAIN_STAGES}  # the schema allows more than this form offers (eval: the Evaluate tab)
+# the schema allows more than this form offers: eval is the Evaluate tab's; a tracker only where it is installed
+FORM_CHOICES = {"stage": TRAIN_STAGES, "report_to": tuple(t for t in TRACKERS if tracker_installed(t))}
 
 
 def field_label(name: str, lang: str) -> tuple[str, str]:

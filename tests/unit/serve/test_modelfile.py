@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gotemplate import render  # beside this file (pytest puts its folder on sys.path)
 from transformers import AutoTokenizer
 
 from studio.data.conversation import Conversation, Turn
 from studio.encode.encoder import Encoder, Options
 from studio.serve.modelfile import chat_format, go_template, jinja_template, modelfile
-from studio.templates.named import TEMPLATES, CHATML_JINJA
+from studio.templates.named import CHATML_JINJA, TEMPLATES
 from studio.templates.registry import make_template
-
-from gotemplate import render  # beside this file (pytest puts its folder on sys.path)
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 TURNS = (Turn("user", "What is 2+3?"), Turn("assistant", "5"), Turn("user", "And {{ 2+4 }}?"))
