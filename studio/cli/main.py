@@ -11,6 +11,7 @@ from studio.cli import chat as cli_chat
 from studio.cli import data as cli_data
 from studio.cli import evaluate as cli_eval
 from studio.cli import export as cli_export
+from studio.cli import models as cli_models
 from studio.cli import runs as cli_runs
 from studio.core import config as cfgmod
 from studio.core import presets
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_data.add_parsers(sub)
     cli_chat.add_parsers(sub)
     cli_export.add_parsers(sub)
+    cli_models.add_parsers(sub)
     cli_eval.add_parsers(sub)
     return p
 
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2 if cfgmod.has_errors(issues) else 0
         commands = {"train": cli_runs.cmd_train, "validate": cli_runs.cmd_validate, "runs": cli_runs.cmd_runs,
                     "data": cli_data.cmd_data, "chat": cli_chat.cmd_chat,
-                    "export": cli_export.cmd_export, "eval": cli_eval.cmd_eval}
+                    "export": cli_export.cmd_export, "models": cli_models.cmd_models, "eval": cli_eval.cmd_eval}
         return commands[args.command](ws, args)
     except StudioError as err:
         print(f"error: {err.text(args.lang)}", file=sys.stderr)

@@ -5,6 +5,25 @@ from __future__ import annotations
 ECO_MESSAGES: dict[str, tuple[str, str]] = {
     # experiment trackers
     "config.tracker_missing": ("report_to: the tracker '{tracker}' is not installed here; install it (pip install {tracker}) or choose none.", "report_to：此处未安装追踪工具“{tracker}”；请安装（pip install {tracker}）或选择 none。"),
+    # the Hugging Face hub and cache
+    "hub.bad_id": ("'{repo}' is not a hub model id; expected owner/name.", "“{repo}”不是模型仓库 ID；应为 owner/name。"),
+    "hub.offline": ("{repo}: the hub is switched off here (HF_HUB_OFFLINE is set); nothing was downloaded or sent.", "{repo}：此处已关闭模型仓库访问（设置了 HF_HUB_OFFLINE）；未下载或发送任何内容。"),
+    "hub.unreachable": ("{repo}: the hub at {url} cannot be reached from this machine ({detail}).", "{repo}：本机无法连接模型仓库 {url}（{detail}）。"),
+    "hub.not_found": ("{repo} does not exist on {url} (or it is private and HF_TOKEN does not give access to it).", "{repo} 在 {url} 上不存在（或它是私有的，而 HF_TOKEN 无权访问）。"),
+    "hub.gated": ("{repo} is gated: accept its terms on the hub, then set HF_TOKEN in the server's environment.", "{repo} 需要授权：请先在模型仓库网站上同意其条款，再在服务器环境中设置 HF_TOKEN。"),
+    "hub.http": ("{repo}: the hub refused the request ({detail}).", "{repo}：模型仓库拒绝了请求（{detail}）。"),
+    "hub.pickle_only": ("{repo} has only pickle weights ({files}); loading a pickle can run code, so only safetensors are downloaded. Choose a repository with safetensors.", "{repo} 只有 pickle 格式的权重（{files}）；加载 pickle 可能执行代码，因此只下载 safetensors。请选择带 safetensors 的仓库。"),
+    "hub.no_weights": ("{repo} holds no model weights (no .safetensors files).", "{repo} 中没有模型权重（没有 .safetensors 文件）。"),
+    "hub.bad_hash": ("{repo}: {file} arrived damaged (its sha256 differs from the hub's); it was removed. Download again.", "{repo}：{file} 下载后已损坏（sha256 与模型仓库的不符），已删除。请重新下载。"),
+    "hub.stopped": ("{repo}: download stopped; {done} of {total} MiB are kept in the cache and the next download continues from there.", "{repo}：下载已停止；缓存中保留了 {done} / {total} MiB，下次下载会从此处继续。"),
+    "hub.plan": ("{repo}: {files} files, {total} MiB (safetensors weights, configuration and tokenizer).", "{repo}：{files} 个文件，共 {total} MiB（safetensors 权重、配置和分词器）。"),
+    "hub.done": ("{repo} is in the cache ({total} MiB, hashes checked): {path}", "{repo} 已在缓存中（{total} MiB，哈希已校验）：{path}"),
+    "hub.confirm": ("To delete {repo} from the cache, type its id again in the confirmation box.", "要从缓存中删除 {repo}，请在确认框中再输入一次它的 ID。"),
+    "hub.not_cached": ("{repo} is not in the Hugging Face cache.", "{repo} 不在 Hugging Face 缓存中。"),
+    "hub.deleted": ("Deleted {repo} from the cache; {mb} MiB freed.", "已从缓存中删除 {repo}；释放 {mb} MiB。"),
+    "hub.no_token": ("{repo}: pushing needs a hub token: set HF_TOKEN in the environment the studio runs in (it is never typed into the page).", "{repo}：推送需要模型仓库令牌：请在运行工作室的环境中设置 HF_TOKEN（绝不在页面中输入）。"),
+    "hub.pushed": ("Pushed {folder} to {repo}: {url}", "已把 {folder} 推送到 {repo}：{url}"),
+    "hub.not_export": ("{folder} is not an export folder; push one written by Export.", "{folder} 不是导出文件夹；请推送由“导出”生成的文件夹。"),
     # GGUF export
     "gguf.arch": ("GGUF export does not support the architecture '{arch}'; supported: {supported}.", "GGUF 导出不支持架构“{arch}”；支持：{supported}。"),
     "gguf.rope": ("GGUF export does not support rotary scaling '{kind}'; supported: {supported}.", "GGUF 导出不支持旋转位置编码缩放“{kind}”；支持：{supported}。"),
