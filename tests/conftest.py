@@ -101,10 +101,11 @@ def _free_port() -> int:
 
 
 def start_server(ws: Workspace, port: int | None = None, extra: tuple[str, ...] = (),
-                 wait_s: float = 60) -> tuple[subprocess.Popen[bytes], str]:
+                 wait_s: float = 60, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`python app.py` on a loopback port serving `ws`, once it answers; its output goes to app-stdout.log."""
     port = port or _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           **(env or {})}
     with open(ws.root / "app-stdout.log", "ab") as log:
         vision = () if "--vision-demo" in extra else ("--no-vision-demo",)  # its build would load the CPU
         proc = subprocess.Popen([sys.executable, "app.py", "--workspace", str(ws.root), "--port", str(port),

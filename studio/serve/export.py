@@ -70,6 +70,20 @@ def browser_target(ws: Workspace, folder: str) -> Path:
     return out
 
 
+def exports(ws: Workspace) -> list[str]:
+    """The finished exports under exports/, by name (what the Models tab offers to push)."""
+    root = ws.exports_dir
+    return sorted(p.name for p in root.iterdir() if (p / MARKER).is_file()) if root.is_dir() else []
+
+
+def pushable(ws: Workspace, name: str) -> Path:
+    """An export a browser may push: a folder directly under exports/ that an export wrote."""
+    folder = browser_target(ws, name)
+    if not (folder / MARKER).is_file():
+        raise StudioError("hub.not_export", folder=name or "?")
+    return folder
+
+
 def recover(exports_dir: Path) -> list[str]:
     """After a crash: half-written exports are removed, and a replaced export whose successor never arrived is
     put back. Returns what was done, one line each (the server logs them at start)."""

@@ -179,9 +179,11 @@ def write(path: Path, arch: gguf_arch.Arch, tensors: _Tensors, kind: str, tokeni
     return path.stat().st_size
 
 
-def estimate(arch: gguf_arch.Arch, shapes: dict[str, tuple[int, ...]], kind: str, vocab_size: int) -> int:
-    """Bytes the file will take: its tensors plus the vocabulary and merges (roughly)."""
-    return sum(p.nbytes for p in _plan(arch, shapes, kind)) + 64 * vocab_size + 2**20
+def estimate(arch: gguf_arch.Arch, shapes: dict[str, tuple[int, ...]], kind: str, meta: dict[str, Any]) -> int:
+    """Bytes the file will take: its tensors (with alignment) and the metadata, the vocabulary and merges."""
+    words = meta["words"]
+    text = sum(len(t.encode()) + 12 for t in words.tokens) + sum(len(m.encode()) + 8 for m in words.merges)
+    return sum(p.nbytes + 32 for p in _plan(arch, shapes, kind)) + text + len(meta["chat_template"]) + 2**16
 
 
 def _tokenizer_meta(target: ChatTarget, vocab_size: int) -> tuple[dict[str, Any], ChatFormat]:
@@ -243,7 +245,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
         vocab_size = embed[0] if embed else vocab_size
         meta, fmt = _tokenizer_meta(target, vocab_size)
         source_size = sum(f.stat().st_size for f in Path(target.base).glob("*.safetensors"))
-        expected = estimate(arch, tensors.shapes, kind, vocab_size)
+        expected = estimate(arch, tensors.shapes, kind, meta)
         say(both("gguf.step_plan", kind=kind, source=_mb(source_size), size=_mb(expected)))
         out.parent.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(out.parent).free

@@ -7,7 +7,7 @@ import gradio as gr
 from studio.core.workspace import REPO_ROOT, Workspace
 from studio.runs import manage as runs
 from studio.train.demo import demo_model_ready, demo_progress
-from studio.ui import chat_tab, data_tab, eval_tab, export_tab, runs_tab, train_tab
+from studio.ui import chat_tab, data_tab, eval_tab, export_tab, models_tab, runs_tab, train_tab
 from studio.ui.context import Ctx, both_ways, guarded
 from studio.ui.i18n import t
 
@@ -53,8 +53,11 @@ def build_app(ws: Workspace, lang: str = "en") -> gr.Blocks:
                 eval_h = eval_tab.build(ctx)
             with gr.Tab(t("tab.export", lang), id="export", elem_id="tab-export") as tab_export:
                 export_h = export_tab.build(ctx)
+            with gr.Tab(t("tab.models", lang), id="models", elem_id="tab-models") as tab_models:
+                models_tab.build(ctx)
         for tab, key in ((tab_data, "tab.data"), (tab_train, "tab.train"), (tab_runs, "tab.runs"),
-                         (tab_chat, "tab.chat"), (tab_export, "tab.export"), (tab_eval, "tab.eval")):
+                         (tab_chat, "tab.chat"), (tab_export, "tab.export"), (tab_eval, "tab.eval"),
+                         (tab_models, "tab.models")):
             ctx.i18n(tab, lambda lg, k=key: gr.update(label=t(k, lg)))
 
         def started(lang: str, preset: str, *values: object):

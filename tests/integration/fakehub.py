@@ -11,6 +11,7 @@ Endpoints (model repos only; a revision must be "main" or the current sha):
   POST      /api/repos/create                        create_repo (409 + "url" if it exists)
   POST      /api/models/{repo}/preupload/{rev}       upload modes (always "regular")
   POST      /api/models/{repo}/commit/{rev}          NDJSON: header, file (base64), deletedFile, deletedFolder
+  POST      /api/validate-yaml                       a README's metadata (always valid here)
 Errors carry X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound like the real Hub.
 """
 from __future__ import annotations
@@ -146,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts, cmd = [unquote(p) for p in url.path.split("/")[1:]], self.command
         if cmd == "POST" and parts == ["api", "repos", "create"]:
             return self._create_repo()
+        if cmd == "POST" and parts == ["api", "validate-yaml"]:  # a README's metadata, checked before a commit
+            return self._json({"errors": [], "warnings": []})
         if parts[:2] == ["api", "models"] and len(parts) >= 4:
             repo_id, rest = "/".join(parts[2:4]), parts[4:]
             route = {("GET", ""): self._model_info, ("GET", "revision"): self._model_info, ("GET", "tree"): self._tree,

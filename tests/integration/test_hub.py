@@ -109,6 +109,7 @@ def test_push_an_export_with_the_token_from_the_environment(ws: Workspace, hub: 
     export.mkdir(parents=True)
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
         shutil.copy2(ws.root / DEMO_MODEL / name, export / name)
+    (export / "README.md").write_text("# tiny\n", encoding="utf-8")  # the client checks a README before a commit
     (export / ".studio-export").write_text("{}\n", encoding="utf-8")
     no_token = studio(ws, hub, "models", "push", "exports/tiny-f16", "--repo", "me/tiny")
     assert no_token.returncode == 2 and "set HF_TOKEN in the environment" in no_token.stderr
@@ -116,8 +117,8 @@ def test_push_an_export_with_the_token_from_the_environment(ws: Workspace, hub: 
                   HF_TOKEN="hf_test")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"Pushed {export} to me/tiny: {hub.url}/me/tiny/commit/" in done.stderr
-    assert sorted(p.name for p in (hub.root / "me" / "tiny").iterdir()) == ["config.json", "model.safetensors",
-                                                                             "tokenizer.json"]
+    assert sorted(p.name for p in (hub.root / "me" / "tiny").iterdir()) == ["README.md", "config.json",
+                                                                             "model.safetensors", "tokenizer.json"]
     assert "me/tiny" in hub.private
     posts = [r for r in hub.requests if r[0] == "POST"]
     assert posts and all(r[2].get("authorization") == "Bearer hf_test" for r in posts)
