@@ -198,6 +198,8 @@ def _tokenizer_meta(target: ChatTarget, vocab_size: int) -> tuple[dict[str, Any]
     template = make_template(target.template, tokenizer)
     bos = tokenizer.bos_token_id
     add_bos = bos is not None and tokenizer("a")["input_ids"][:1] == [bos]
+    if bos is None:  # llama.cpp would take its GPT-2 default (id 11, any token) as the templates' bos_token
+        bos = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     fmt = chat_format(template, tokenizer, add_bos)
     chat_template = getattr(tokenizer, "chat_template", None)
     eos = eos_id(template, tokenizer)

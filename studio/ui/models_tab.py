@@ -68,9 +68,11 @@ def build(ctx: Ctx) -> None:
     status = gr.Markdown(elem_id="models-status")
     status_said = ctx.said(status)
 
-    def lists(lang: str) -> tuple[Any, Any, Any]:
-        return (table(ctx, lang), gr.update(choices=sorted(hub.cached_repos()), value=None),
-                gr.update(choices=export.exports(ctx.ws), value=None))
+    def lists(lang: str, repo_now: str | None = None, export_now: str | None = None) -> tuple[Any, Any, Any]:
+        """The table and both pickers, a picked entry kept while it still exists."""
+        repos, names = sorted(hub.cached_repos()), export.exports(ctx.ws)
+        return (table(ctx, lang), gr.update(choices=repos, value=repo_now if repo_now in repos else None),
+                gr.update(choices=names, value=export_now if export_now in names else None))
 
     @guarded
     def on_download(lang: str, repo_id: str):
@@ -141,11 +143,11 @@ def build(ctx: Ctx) -> None:
         yield said[lang == "zh"], said
 
     fetch.click(on_download, [ctx.lang_input, repo], [fetch_status, fetch_said], api_name="models_download") \
-        .then(lists, [ctx.lang_input], [listing, cached, exports])
+        .then(lists, [ctx.lang_input, cached, exports], [listing, cached, exports])
     halt.click(on_stop, [repo], [], api_name="models_stop")
     remove.click(on_delete, [ctx.lang_input, cached, confirm], [status, status_said], api_name="models_delete") \
-        .then(lists, [ctx.lang_input], [listing, cached, exports])
+        .then(lists, [ctx.lang_input, cached, exports], [listing, cached, exports])
     push.click(on_push, [ctx.lang_input, exports, target, private], [status, status_said], api_name="models_push")
-    refresh.click(lists, [ctx.lang_input], [listing, cached, exports], api_name="models_list")
-    ctx.blocks.load(lists, [ctx.lang_input], [listing, cached, exports])
-    ctx.on_lang(lists, [ctx.lang_input], [listing, cached, exports])
+    refresh.click(lists, [ctx.lang_input, cached, exports], [listing, cached, exports], api_name="models_list")
+    ctx.blocks.load(lists, [ctx.lang_input, cached, exports], [listing, cached, exports])
+    ctx.on_lang(lists, [ctx.lang_input, cached, exports], [listing, cached, exports])

@@ -110,4 +110,6 @@ def test_gguf_export_then_models_tab(page_with_hub: tuple[StudioPage, FakeHub], 
     assert (hub.root / "me/ident/ident-final-q8_0.gguf").is_file() and "me/ident" in hub.private
     studio.choose_language("中文")
     studio.expect_text("models-table", "HF 缓存", timeout=60_000)
+    expect(studio.page.get_by_role("tab", name="模型")).to_be_visible(timeout=60_000)
+    studio.expect_text("models-status", "已把 ident-final-q8_0 推送到 me/ident", timeout=60_000)
     studio.shot("5-zh")
