@@ -134,9 +134,9 @@ def model_100m(folder: Path, demo: Path, bf16: bool = False) -> Path:
 def n_params(folder: Path) -> int:
     import math
 
-    from studio.serve.gguf import tensors_of
+    from studio.model.info import tensor_shapes
 
-    return sum(math.prod(shape) for _, shape in tensors_of(folder))
+    return sum(math.prod(shape) for shape in tensor_shapes(folder).values())
 
 
 def main() -> None:

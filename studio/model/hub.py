@@ -86,6 +86,8 @@ def list_models(ws: Workspace) -> list[LocalModel]:
     found = []
     for root in (ws.models_dir, ws.exports_dir):
         for config in sorted(root.glob("*/config.json")) if root.is_dir() else []:
+            if config.parent.is_symlink():  # a link planted there is not the workspace's own model
+                continue
             found.append(describe(str(config.parent.relative_to(ws.root)), "workspace", config.parent))
     for repo_id, snapshot in cached_repos().items():
         found.append(describe(repo_id, "cache", snapshot))
@@ -110,6 +112,9 @@ def delete_cached(repo_id: str, confirm: str) -> int:
     if confirm.strip() != repo_id:
         raise StudioError("hub.confirm", repo=repo_id)
     folder = cache_dir() / f"models--{repo_id.replace('/', '--')}"
+    if folder.is_symlink():  # only the link is the cache's; what it points to is not deleted
+        folder.unlink()
+        return 0
     if not folder.is_dir():
         raise StudioError("hub.not_cached", repo=repo_id)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())

@@ -166,7 +166,7 @@ def _processor_files(target: ChatTarget, folder: Path) -> bool:
     return True
 
 
-def _merged_model(target: ChatTarget, say: Say) -> Any:
+def merged_model(target: ChatTarget, say: Say) -> Any:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
 
@@ -224,7 +224,7 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
     staging.mkdir()
     try:
         if merged:
-            model = _merged_model(target, say)
+            model = merged_model(target, say)
             say(both("export.step_write", shard=max_shard_size))
             model.save_pretrained(staging, max_shard_size=max_shard_size)
         else:
@@ -245,7 +245,7 @@ def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, 
                                       encoding="utf-8")
         for path in (staging, *staging.rglob("*")):  # a server running as another user reads them (weights
             path.chmod(0o755 if path.is_dir() else 0o644)  # arrive 0600 from their temporary files)
-        _swap_in(staging, out)
+        swap_in(staging, out)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if disk_full(exc):  # said, and nothing half-written is left
@@ -266,7 +266,7 @@ def disk_full(exc: BaseException) -> bool:
     return type(exc).__name__ == "SafetensorError" and "os error 28" in str(exc)
 
 
-def _swap_in(staging: Path, out: Path) -> None:
+def swap_in(staging: Path, out: Path) -> None:
     """Rename the finished folder into place; an old one (replacing was allowed) goes only after that. A crash
     between the two renames leaves the old one under its hidden name, which `recover` puts back."""
     old = None

@@ -12,7 +12,7 @@ import json
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.messages import both
 from studio.serve import gguf_arch
-from studio.serve.export import MARKER, Exported, Say, check_target, disk_full
+from studio.serve.export import MARKER, Exported, Say, check_target, disk_full, merged_model, swap_in
 from studio.serve.modelfile import ChatFormat, chat_format, jinja_template
 from studio.serve.targets import ChatTarget
 
@@ -222,7 +222,6 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
     from studio.core import hf
     from studio.model.info import check_remote_code
     from studio.serve.chat import quiet
-    from studio.serve.export import _merged_model
     from studio.serve.modelfile import modelfile
 
     kind = check_kind(kind)
@@ -238,7 +237,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
     started = time.perf_counter()
     with ExitStack() as stack:
         if target.adapter is not None:
-            model = _merged_model(target, say)  # one copy in memory; its tensors are converted one at a time
+            model = merged_model(target, say)  # one copy in memory; its tensors are converted one at a time
             tensors = _Tensors(stack, model=model)
         else:
             tensors = _Tensors(stack, folder=Path(target.base))
@@ -266,9 +265,7 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
                                           encoding="utf-8")
             for path in (staging, *staging.iterdir()):
                 path.chmod(0o755 if path.is_dir() else 0o644)
-            from studio.serve.export import _swap_in
-
-            _swap_in(staging, out)
+            swap_in(staging, out)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             if disk_full(exc):
@@ -311,8 +308,3 @@ def _card(target: ChatTarget, kind: str, file: str, serve: str) -> str:
             f"`{target.original or target.base}`, chat template `{target.template}` (in the file's metadata and in "
             f"the Modelfile).\n\n## Run\n\n```bash\n{serve}\n```\n")
 
-
-def tensors_of(folder: Path) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """Each tensor's name and shape in a model folder, from the safetensors headers (for tests and the bench)."""
-    with ExitStack() as stack:
-        yield from _Tensors(stack, folder=folder).shapes.items()
