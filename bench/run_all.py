@@ -24,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lf-python", default="")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--llama-python", default="", help="a Python with llama-cpp-python, for gguf_llamacpp")
     args = parser.parse_args()
     lf = ["--lf-python", args.lf_python] if args.lf_python else []
     quick = args.quick
@@ -36,7 +37,10 @@ def main() -> None:
         ("eval_throughput", ["--rows", "32" if quick else "64", "--rounds", "1" if quick else "2", *lf]),
         ("dpo_throughput", ["--pairs", "40" if quick else "160", "--rounds", "1" if quick else "2", *lf]),
         ("live_curve", ["--lines", "4" if quick else "8"]),
+        ("gguf_export", ["--rounds", "1" if quick else "2"]),
     ]
+    if args.llama_python:  # llama.cpp is built from source with its Python package (minutes): only when given
+        plan.append(("gguf_llamacpp", ["--llama-python", args.llama_python]))
     RESULTS.mkdir(exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     for name, extra in plan:
