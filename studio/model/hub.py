@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -55,14 +56,23 @@ class LocalModel:
 
 
 def describe(name: str, where: str, path: Path) -> LocalModel:
+    """One row of the Models table. A folder is whatever its author put there (a downloaded repository's files
+    are its owner's): what cannot be read shows as unknown instead of breaking the list."""
     from studio.model.vision import VISION_TYPES
 
-    config = model_config(path) if (path / "config.json").is_file() else {}
-    shapes = tensor_shapes(path)
-    params = sum(_count(s) for s in shapes.values())
+    try:
+        config = model_config(path) if (path / "config.json").is_file() else {}
+    except (OSError, ValueError):
+        config = {}
+    config = config if isinstance(config, dict) else {}
+    try:
+        shapes = tensor_shapes(path)
+        params = sum(_count(s) for s in shapes.values())
+    except Exception:  # a header that is not safetensors, a dangling link: the weights are not usable as they are
+        shapes, params = {}, 0
     chat = any((path / f).is_file() for f in ("chat_template.jinja", "chat_template.json")) or \
         '"chat_template"' in _read(path / "tokenizer_config.json")
-    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())  # a cache snapshot's links: their blobs
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())  # is_file follows links to their blobs
     return LocalModel(name, where, path, size, str(config.get("model_type", "?")), params, bool(shapes), chat,
                       str(config.get("model_type", "")) in VISION_TYPES)
 
@@ -99,7 +109,7 @@ def cached_repos() -> dict[str, Path]:
     root = cache_dir()
     out = {}
     for repo in sorted(root.glob("models--*--*")) if root.is_dir() else []:
-        snapshots = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime)
+        snapshots = sorted((p for p in (repo / "snapshots").glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
         if snapshots:
             out[repo.name[len("models--"):].replace("--", "/", 1)] = snapshots[-1]
     return out
@@ -123,10 +133,25 @@ def delete_cached(repo_id: str, confirm: str) -> int:
 
 
 def check_id(repo_id: str) -> str:
-    repo_id = (repo_id or "").strip()
-    if not HUB_ID_RE.fullmatch(repo_id):
-        raise StudioError("hub.bad_id", repo=repo_id[:100])
+    """owner/name, by the studio's rule and by the hub client's own (which refuses `--`, `..`, a trailing `.`)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    repo_id = (repo_id or "").strip() if isinstance(repo_id, str) else ""
+    try:
+        if not HUB_ID_RE.fullmatch(repo_id) or not repo_id.isascii():
+            raise HFValidationError(repo_id)
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise StudioError("hub.bad_id", repo=repo_id[:100]) from None
     return repo_id
+
+
+_HEX = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _safe_file(name: str) -> bool:
+    parts = name.split("/")
+    return bool(name) and "\\" not in name and not name.startswith("/") and all(p not in ("", ".", "..") for p in parts)
 
 
 @dataclass
@@ -171,7 +196,10 @@ def plan(repo_id: str) -> Plan:
     from fnmatch import fnmatch
 
     wanted = [s for s in siblings if any(fnmatch(s.rfilename, p) for p in WANTED)]
-    return Plan(repo_id, info.sha or "main", {s.rfilename: int(s.size or 0) for s in wanted},
+    odd = [s.rfilename for s in wanted if not _safe_file(s.rfilename)]
+    if not _HEX.fullmatch(info.sha or "") or odd:  # the revision and names become paths in the cache
+        raise StudioError("hub.odd_answer", repo=repo_id, url=endpoint(), detail=(odd[0] if odd else info.sha or "")[:80])
+    return Plan(repo_id, info.sha, {s.rfilename: int(s.size or 0) for s in wanted},
                 {s.rfilename: s.lfs.sha256 for s in wanted if s.lfs is not None and s.lfs.sha256})
 
 
@@ -183,9 +211,10 @@ def download(target: Plan, progress: Progress | None = None, stop: threading.Eve
     """Fetch the plan's files into the HF cache (file by file: finished files are kept, and a connection lost
     mid-file is taken up where it stopped by the client's ranged retries), then check every weight file's
     sha256 against the hub's. Returns the snapshot folder."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.utils import tqdm as hub_tqdm
 
+    constants.DOWNLOAD_CHUNK_SIZE = min(constants.DOWNLOAD_CHUNK_SIZE, 1 << 20)  # progress and Stop every MiB
     started, done = time.monotonic(), {"bytes": 0}
     stop = stop or threading.Event()
 
@@ -207,6 +236,9 @@ def download(target: Plan, progress: Progress | None = None, stop: threading.Eve
         if stop.is_set():
             raise Stopped()
         before = done["bytes"]
+        meta = get_hf_file_metadata(hf_hub_url(target.repo_id, name, revision=target.revision, endpoint=endpoint()))
+        if not _HEX.fullmatch(meta.etag or "") or meta.commit_hash != target.revision:  # they name cache files
+            raise StudioError("hub.odd_answer", repo=target.repo_id, url=endpoint(), detail=str(meta.etag)[:80])
         path = Path(hf_hub_download(target.repo_id, name, revision=target.revision, endpoint=endpoint(),
                                     cache_dir=cache_dir(), tqdm_class=Counting))
         done["bytes"] = before + size  # a cached file counts whole
@@ -238,6 +270,9 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
     repo_id = check_id(repo_id)
     if offline():
         raise StudioError("hub.offline", repo=repo_id)
+    linked = next((p for p in folder.rglob("*") if p.is_symlink()), None)
+    if linked is not None:  # the client would upload what a link points at, from anywhere on the server
+        raise StudioError("hub.linked", folder=folder.name, link=str(linked.relative_to(folder)))
     from huggingface_hub import get_token
 
     if not get_token():

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from studio.serve.targets import ChatTarget
 Say = Callable[[Both], None]
 ADAPTER_FILES = ("adapter_config.json", ADAPTER_WEIGHTS)
 MARKER = ".studio-export"  # written into every export: only a folder holding it may be replaced
+EXPORTING = threading.Lock()
 _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|old)-\d+")
 
 
@@ -38,6 +40,11 @@ class Exported:
     size: int
     serve: str  # the vllm command line
     client: str  # a minimal OpenAI-client snippet
+
+
+def public_name(model: str) -> str:
+    """How a README names a model: a hub id as it is, a local folder by its name (not the server's paths)."""
+    return Path(model).name if Path(model).is_absolute() else model
 
 
 def check_target(out: Path, overwrite: bool) -> None:
@@ -73,7 +80,8 @@ def browser_target(ws: Workspace, folder: str) -> Path:
 def exports(ws: Workspace) -> list[str]:
     """The finished exports under exports/, by name (what the Models tab offers to push)."""
     root = ws.exports_dir
-    return sorted(p.name for p in root.iterdir() if (p / MARKER).is_file()) if root.is_dir() else []
+    found = root.iterdir() if root.is_dir() else ()
+    return sorted(p.name for p in found if not p.is_symlink() and (p / MARKER).is_file())
 
 
 def pushable(ws: Workspace, name: str) -> Path:
@@ -197,14 +205,22 @@ def _generation_config(model: Any, tokenizer: Any, template: str, folder: Path) 
 
 def _card(target: ChatTarget, merged: bool, command: str, client: str) -> str:
     kind = "merged model" if merged else "LoRA adapter"
-    return (f"# {target.describe()}\n\n{kind}; base model `{target.original or target.base}`; "
+    return (f"# {target.label or Path(target.base).name}\n\n{kind}; base model `{public_name(target.original or target.base)}`; "
             f"chat template `{target.template}`.\n\n## Serve\n\n```bash\n{command}\n```\n\n"
             f"```python\n{client}```\n")
 
 
 def export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, say: Say | None = None,
            max_shard_size: str = "2GB", name: str = "") -> Exported:
-    """Write the export to `out`; `merge` is implied for a full / freeze run (it has no adapter)."""
+    """Write the export to `out`; `merge` is implied for a full / freeze run (it has no adapter). One export runs at
+    a time in a process: model loads in parallel threads are not safe together, and two exports to one folder
+    would each pass the Replace check before either wrote."""
+    with EXPORTING:
+        return _export(target, out, merge, overwrite, say, max_shard_size, name)
+
+
+def _export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False, say: Say | None = None,
+            max_shard_size: str = "2GB", name: str = "") -> Exported:
     from studio.core import hf
     from studio.model.info import check_remote_code
     from studio.serve.chat import quiet

@@ -21,7 +21,17 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.messages import both
 from studio.serve import gguf_arch
-from studio.serve.export import MARKER, Exported, Say, check_target, disk_full, merged_model, swap_in
+from studio.serve.export import (
+    EXPORTING,
+    MARKER,
+    Exported,
+    Say,
+    check_target,
+    disk_full,
+    merged_model,
+    public_name,
+    swap_in,
+)
 from studio.serve.modelfile import ChatFormat, chat_format, jinja_template
 from studio.serve.targets import ChatTarget
 
@@ -218,7 +228,14 @@ class GgufExported(Exported):
 
 def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = False, say: Say | None = None,
                 name: str = "", progress: Progress | None = None) -> GgufExported:
-    """Write `out`/NAME-KIND.gguf, a Modelfile and a README for the target's weights (an adapter merged first)."""
+    """Write `out`/NAME-KIND.gguf, a Modelfile and a README for the target's weights (an adapter merged first);
+    one export at a time, as for the other exports."""
+    with EXPORTING:
+        return _export_gguf(target, out, kind, overwrite, say, name, progress)
+
+
+def _export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool, say: Say | None, name: str,
+                 progress: Progress | None) -> GgufExported:
     from studio.core import hf
     from studio.model.info import check_remote_code
     from studio.serve.chat import quiet
@@ -260,8 +277,9 @@ def export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool = Fals
             size = write(staging / file, arch, tensors, kind, meta, name, progress)
             (staging / "Modelfile").write_text(modelfile(file, fmt), encoding="utf-8")
             serve, client = hints(out, file, name)
-            (staging / "README.md").write_text(_card(target, kind, file, serve), encoding="utf-8")
-            (staging / MARKER).write_text(json.dumps({"source": target.describe(), "gguf": kind}) + "\n",
+            card_lines, _ = hints(Path("."), file, name)  # the README travels (a push): no server paths in it
+            (staging / "README.md").write_text(_card(target, kind, file, card_lines), encoding="utf-8")
+            (staging / MARKER).write_text(json.dumps({"source": target.label or public_name(target.base), "gguf": kind}) + "\n",
                                           encoding="utf-8")
             for path in (staging, *staging.iterdir()):
                 path.chmod(0o755 if path.is_dir() else 0o644)
@@ -304,7 +322,7 @@ def hints(out: Path, file: str, name: str) -> tuple[str, str]:
 
 
 def _card(target: ChatTarget, kind: str, file: str, serve: str) -> str:
-    return (f"# {target.describe()}\n\nGGUF ({kind}) of the merged weights, base model "
-            f"`{target.original or target.base}`, chat template `{target.template}` (in the file's metadata and in "
+    return (f"# {target.label or Path(target.base).name}\n\nGGUF ({kind}) of the merged weights, base model "
+            f"`{public_name(target.original or target.base)}`, chat template `{target.template}` (in the file's metadata and in "
             f"the Modelfile).\n\n## Run\n\n```bash\n{serve}\n```\n")
 

@@ -36,7 +36,7 @@ def _refused(err: StudioError) -> tuple[str, str]:
 
 def build(ctx: Ctx) -> None:
     lang = ctx.lang
-    stops: dict[str, threading.Event] = {}  # one per repository being downloaded
+    stops: dict[str, set[threading.Event]] = {}  # the downloads running, by repository
 
     def lab(component: Any, key: str) -> Any:
         return ctx.i18n(component, lambda lg: gr.update(label=t(key, lg)))
@@ -46,7 +46,9 @@ def build(ctx: Ctx) -> None:
                         lambda lg: gr.update(value=t(key, lg)))
 
     ctx.i18n(gr.Markdown(t("models.intro", lang)), lambda lg: gr.update(value=t("models.intro", lg)))
-    listing = gr.Dataframe(table(ctx, lang), interactive=False, wrap=True, elem_id="models-table")
+    # filled by the page's load: a folder nobody can read never stands between the server and its start
+    listing = gr.Dataframe(pd.DataFrame(columns=[t(c, lang) for c in COLUMNS]), interactive=False, wrap=True,
+                           elem_id="models-table")
     refresh = button("models.refresh", "models-refresh")
     with gr.Row():
         repo = lab(gr.Textbox(label=t("models.repo", lang), placeholder="Qwen/Qwen2.5-0.5B-Instruct",
@@ -68,6 +70,7 @@ def build(ctx: Ctx) -> None:
     status = gr.Markdown(elem_id="models-status")
     status_said = ctx.said(status)
 
+    @guarded
     def lists(lang: str, repo_now: str | None = None, export_now: str | None = None) -> tuple[Any, Any, Any]:
         """The table and both pickers, a picked entry kept while it still exists."""
         repos, names = sorted(hub.cached_repos()), export.exports(ctx.ws)
@@ -82,8 +85,8 @@ def build(ctx: Ctx) -> None:
             said = _refused(err)
             yield said[lang == "zh"], said
             return
-        stop = stops.setdefault(plan.repo_id, threading.Event())
-        stop.clear()
+        stop = threading.Event()
+        stops.setdefault(plan.repo_id, set()).add(stop)
         head = both("hub.plan", repo=plan.repo_id, files=len(plan.files), total=f"{plan.size / 2**20:.1f}")
         progress = {"bar": Bar(0, plan.size)}
 
@@ -94,8 +97,8 @@ def build(ctx: Ctx) -> None:
             for lines, folder, finished in stepwise(work):
                 bars = [line for line in lines if isinstance(line, Bar)]
                 progress["bar"] = bars[-1] if bars else progress["bar"]
-                shown = [head, both("hub.done", repo=plan.repo_id, total=f"{plan.size / 2**20:.1f}", path=str(folder))
-                         ] if finished else [head, progress["bar"].text()]
+                done = both("hub.done", repo=plan.repo_id, total=f"{plan.size / 2**20:.1f}", path=html.escape(str(folder)))
+                shown = [head, done] if finished else [head, progress["bar"].text()]
                 said = both_ways(lambda lg, seen=shown: said_text(seen, lg))
                 yield said[lang == "zh"], said
         except hub.Stopped:
@@ -106,16 +109,21 @@ def build(ctx: Ctx) -> None:
             said = _refused(err)
             yield said[lang == "zh"], said
         finally:
-            stops.pop(plan.repo_id, None)
+            running = stops.get(plan.repo_id, set())
+            running.discard(stop)
+            if not running:
+                stops.pop(plan.repo_id, None)
 
     def on_stop(repo_id: str) -> None:
-        for key, event in list(stops.items()):
-            if not repo_id or key == (repo_id or "").strip():
-                event.set()
+        """Stops the downloads of the repository named in the box (each download is named; none stops all)."""
+        for event in stops.get(repo_id.strip() if isinstance(repo_id, str) else "", set()):
+            event.set()
 
     @guarded
     def on_delete(lang: str, repo_id: str | None, typed: str) -> tuple[str, Any]:
         try:
+            if repo_id in stops:
+                raise StudioError("hub.busy", repo=repo_id)
             freed = hub.delete_cached(repo_id or "", typed or "")
         except StudioError as err:
             said = _refused(err)

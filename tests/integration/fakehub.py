@@ -64,6 +64,7 @@ class FakeHub:
         self.url = ""
         self._cuts: list[list] = []  # [path_suffix, nbytes, remaining]
         self._rate: float | None = None
+        self.fake_sha: str | None = None  # a commit id answered instead of the real one (a hostile hub)
         self.corrupt: set[str] = set()  # files (path suffixes) served with one byte changed, listed with the true hash
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -104,6 +105,8 @@ class FakeHub:
         return [FileInfo.read(d, f) for f in sorted(d.rglob("*")) if f.is_file() and ".git" not in f.relative_to(d).parts]
 
     def commit_sha(self, repo_id: str, files: list[FileInfo] | None = None) -> str:
+        if self.fake_sha is not None:
+            return self.fake_sha
         h = hashlib.sha1(repo_id.encode())
         for f in self.files(repo_id) if files is None else files:
             h.update(f"{f.path}\0{f.sha256}\n".encode())

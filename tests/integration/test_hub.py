@@ -75,11 +75,11 @@ def test_download_list_and_delete(ws: Workspace, hub: FakeHub) -> None:
 
 
 def test_a_cut_mid_file_is_taken_up_with_a_range_and_checked(ws: Workspace, hub: FakeHub) -> None:
-    hub.cut_after("model.safetensors", 12 * 2**20)  # past the client's first 10 MiB chunk
+    hub.cut_after("model.safetensors", 12 * 2**20)  # mid-file (the studio has the client read 1 MiB at a time)
     done = studio(ws, hub, "models", "download", "acme/big")
     assert done.returncode == 0, done.stderr[-2000:]
     gets = [r[2].get("range") for r in hub.requests if r[0] == "GET" and r[1].endswith("/model.safetensors")]
-    assert gets[0] is None and gets[1] == f"bytes={10 * 2**20}-", gets  # the retry asked only for the rest
+    assert gets[0] is None and gets[1] == f"bytes={12 * 2**20}-", gets  # the retry asked only for the rest
     assert "hashes checked" in done.stderr
 
 
@@ -92,10 +92,17 @@ def test_refusals_are_one_sentence(ws: Workspace, hub: FakeHub) -> None:
     assert offline.returncode == 2 and "HF_HUB_OFFLINE is set" in offline.stderr
     bad_id = studio(ws, hub, "models", "download", "../etc")
     assert bad_id.returncode == 2 and "is not a hub model id" in bad_id.stderr
+    for odd in ("acme/x..y", "acme/b--c", "acme/tiny."):  # the hub client's own rule, said as ours
+        assert "is not a hub model id" in studio(ws, hub, "models", "download", odd).stderr
+    hub.fake_sha = "../../../../../../tmp/PWN_REF"  # a hostile endpoint: its revision would become a cache path
+    hostile = studio(ws, hub, "models", "download", "acme/tiny")
+    assert hostile.returncode == 2 and "answered with a revision or file name that is not one" in hostile.stderr
+    assert not Path("/tmp/PWN_REF").exists()
+    hub.fake_sha = None
     hub.corrupt.add("model.safetensors")
     damaged = studio(ws, hub, "models", "download", "acme/tiny")
     assert damaged.returncode == 2 and "model.safetensors arrived damaged" in damaged.stderr
-    for result in (missing, pickles, offline, bad_id, damaged):
+    for result in (missing, pickles, offline, bad_id, damaged, hostile):
         assert "Traceback" not in result.stderr
     cache = Path(os.environ["HF_HOME"]) / "hub"
     blobs = [p for p in cache.rglob("*") if p.is_file() and p.stat().st_size > 1_000_000]
@@ -111,6 +118,12 @@ def test_push_an_export_with_the_token_from_the_environment(ws: Workspace, hub: 
         shutil.copy2(ws.root / DEMO_MODEL / name, export / name)
     (export / "README.md").write_text("# tiny\n", encoding="utf-8")  # the client checks a README before a commit
     (export / ".studio-export").write_text("{}\n", encoding="utf-8")
+    outside = ws.root.parent / "secret.txt"
+    outside.write_text("not for the hub", encoding="utf-8")
+    (export / "leak.txt").symlink_to(outside)
+    linked = studio(ws, hub, "models", "push", "exports/tiny-f16", "--repo", "me/tiny", HF_TOKEN="hf_test")
+    assert linked.returncode == 2 and "holds a symbolic link (leak.txt)" in linked.stderr
+    (export / "leak.txt").unlink()
     no_token = studio(ws, hub, "models", "push", "exports/tiny-f16", "--repo", "me/tiny")
     assert no_token.returncode == 2 and "set HF_TOKEN in the environment" in no_token.stderr
     done = studio(ws, hub, "models", "push", "exports/tiny-f16", "--repo", "me/tiny", "--private",
@@ -123,3 +136,22 @@ def test_push_an_export_with_the_token_from_the_environment(ws: Workspace, hub: 
     posts = [r for r in hub.requests if r[0] == "POST"]
     assert posts and all(r[2].get("authorization") == "Bearer hf_test" for r in posts)
     assert not any("hf_test" in p.read_text(errors="ignore") for p in ws.root.rglob("*.log"))
+
+
+def test_a_cache_entry_its_owner_broke_shows_as_unknown(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A downloaded repository's files are its owner's: a config that is not an object, a header that is not
+    safetensors, a dangling link still list (as unknown) instead of breaking the Models tab."""
+    from studio.model import hub
+
+    cache = Path(os.environ["HF_HOME"]) / "hub"
+    for repo, files in {"odd/list": {"config.json": "[1, 2]"}, "odd/header": {"model.safetensors": "garbage"}}.items():
+        snapshot = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / ("a" * 40)
+        snapshot.mkdir(parents=True)
+        for name, text in files.items():
+            (snapshot / name).write_text(text, encoding="utf-8")
+    dangling = cache / "models--odd--link" / "snapshots" / ("b" * 40)
+    dangling.mkdir(parents=True)
+    (dangling / "model.safetensors").symlink_to(cache / "nowhere")
+    rows = {m.name: m for m in hub.list_models(ws)}
+    assert {"odd/list", "odd/header", "odd/link", "models/demo-tiny"} <= set(rows)
+    assert rows["odd/list"].arch == "?" and rows["odd/header"].params == 0 and not rows["odd/link"].safetensors
