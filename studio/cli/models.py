@@ -46,6 +46,7 @@ def cmd_models(ws: Workspace, args: argparse.Namespace) -> int:
         stop = threading.Event()
         try:
             folder = hub.download(target, _bar(), stop)
+            print(file=sys.stderr)  # the progress line ends
         except (KeyboardInterrupt, hub.Stopped):
             stop.set()
             print(file=sys.stderr)

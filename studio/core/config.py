@@ -132,7 +132,7 @@ def _check_combinations(cfg: RunConfig) -> list[Issue]:
     if cfg.adapter_name_or_path and cfg.finetuning_type != "lora" and cfg.stage != "eval":
         issues.append(Issue("adapter_name_or_path", "error", "config.start_needs_lora",
                             {"method": cfg.finetuning_type}))
-    if cfg.report_to != "none" and not tracker_installed(cfg.report_to):
+    if cfg.report_to in TRACKERS and not tracker_installed(cfg.report_to):  # another value: the choice check says
         issues.append(Issue("report_to", "error", "config.tracker_missing", {"tracker": cfg.report_to}))
     if cfg.run_name and not NAME_RE.fullmatch(cfg.run_name):
         shown = cfg.run_name if len(cfg.run_name) <= 60 else cfg.run_name[:57] + "…"

@@ -6,6 +6,7 @@ threads (a chat load while the Train tab reads a tokenizer), so the first touch 
 
 from __future__ import annotations
 
+import os
 import threading
 
 _lock = threading.Lock()
@@ -31,23 +32,34 @@ def ready(with_peft: bool = False) -> None:
             _ready.add("peft")
 
 
+def hub_cache_dir() -> str:
+    """The HF hub cache, read from the environment now (not at huggingface_hub's import): the folder the worker
+    and every later call will use."""
+    from huggingface_hub import constants
+
+    home = os.environ.get("HF_HOME")
+    return os.environ.get("HF_HUB_CACHE") or (os.path.join(home, "hub") if home else constants.HF_HUB_CACHE)
+
+
+def cached_snapshot(repo_id: str) -> str | None:
+    """The local folder of a hub model already in the cache (its config.json is there), else None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", cache_dir=hub_cache_dir())
+    except ValueError:  # not a repo id the cache can hold
+        return None
+    return os.path.dirname(found) if isinstance(found, str) else None
+
+
 def hub_issue(repo_id: str, timeout_s: float = 3.0) -> tuple[str, dict[str, str]] | None:
     """Why a hub model could not be loaded here, before any launch: None when its config is in the local cache
     or the hub answers; else a message key and its fields (offline mode, or the hub unreachable)."""
-    import os
     import urllib.error
     import urllib.request
 
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    # read now, not at huggingface_hub's import: the same folder the worker's environment will name
-    home = os.environ.get("HF_HOME")
-    cache = os.environ.get("HF_HUB_CACHE") or (os.path.join(home, "hub") if home else constants.HF_HUB_CACHE)
-    try:
-        if isinstance(try_to_load_from_cache(repo_id, "config.json", cache_dir=cache), str):
-            return None
-    except ValueError:  # not a valid repo id for the cache: the download would say the same
-        pass
+    if cached_snapshot(repo_id) is not None:
+        return None
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return "config.model_hub_offline", {"path": repo_id}
     url = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

@@ -143,10 +143,24 @@ class Workspace:
         return str(candidate)
 
     def local_model_dir(self, value: str) -> Path | None:
-        """The browser-named model's folder when it is one here (config.json present); None for a hub id."""
+        """The browser-named model's folder when it is one here (config.json present): a folder under the model
+        roots, or a hub id's snapshot in the HF cache; None for a hub id not downloaded."""
         resolved = self.browser_model(value)
         path = Path(resolved)
-        return path if path.is_absolute() and (path / "config.json").exists() else None
+        if not path.is_absolute():
+            from studio.core.hf import cached_snapshot
+
+            snapshot = cached_snapshot(resolved)
+            return Path(snapshot) if snapshot else None
+        return path if (path / "config.json").exists() else None
+
+    def cached_models(self) -> list[str]:
+        """Hub model ids whose snapshot is in the HF cache (downloaded from the Models tab or by a run)."""
+        from studio.core.hf import hub_cache_dir
+
+        root = Path(hub_cache_dir())
+        repos = sorted(root.glob("models--*--*/snapshots/*/config.json")) if root.is_dir() else []
+        return sorted({p.parents[2].name[len("models--"):].replace("--", "/", 1) for p in repos})
 
     def local_models(self) -> list[str]:
         """Model folders under models/ (those with a config.json) that resolve inside the model roots."""

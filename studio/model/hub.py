@@ -33,9 +33,9 @@ def endpoint() -> str:
 
 
 def cache_dir() -> Path:
-    home = os.environ.get("HF_HOME")
-    hub = os.environ.get("HF_HUB_CACHE") or (os.path.join(home, "hub") if home else None)
-    return Path(hub) if hub else Path.home() / ".cache" / "huggingface" / "hub"
+    from studio.core.hf import hub_cache_dir
+
+    return Path(hub_cache_dir())
 
 
 def offline() -> bool:
@@ -250,6 +250,9 @@ def download(target: Plan, progress: Progress | None = None, stop: threading.Eve
             path.unlink(missing_ok=True)
             raise StudioError("hub.bad_hash", repo=target.repo_id, file=name)
     assert folder is not None
+    refs = cache_dir() / f"models--{target.repo_id.replace('/', '--')}" / "refs"
+    refs.mkdir(parents=True, exist_ok=True)
+    (refs / "main").write_text(target.revision, encoding="utf-8")  # by commit: the client records no branch
     return folder
 
 

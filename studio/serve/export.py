@@ -42,6 +42,22 @@ class Exported:
     client: str  # a minimal OpenAI-client snippet
 
 
+def local_target(target: ChatTarget) -> ChatTarget:
+    """The target with a hub id (a run trained on a downloaded model) replaced by its snapshot in the HF cache:
+    an export reads files, and nothing is downloaded while exporting."""
+    import dataclasses
+
+    from studio.model.adapter import local_model
+
+    def local(name: str) -> str:
+        found = local_model(name)
+        if found is None:
+            raise StudioError("chat.model_missing", model=name)
+        return str(found)
+
+    return dataclasses.replace(target, base=local(target.base), tokenizer=local(target.tokenizer))
+
+
 def public_name(model: str) -> str:
     """How a README names a model: a hub id as it is, a local folder by its name (not the server's paths)."""
     return Path(model).name if Path(model).is_absolute() else model
@@ -203,9 +219,9 @@ def _generation_config(model: Any, tokenizer: Any, template: str, folder: Path) 
     config.save_pretrained(folder)
 
 
-def _card(target: ChatTarget, merged: bool, command: str, client: str) -> str:
+def _card(target: ChatTarget, base_name: str, merged: bool, command: str, client: str) -> str:
     kind = "merged model" if merged else "LoRA adapter"
-    return (f"# {target.label or Path(target.base).name}\n\n{kind}; base model `{public_name(target.original or target.base)}`; "
+    return (f"# {target.label or Path(target.base).name}\n\n{kind}; base model `{base_name}`; "
             f"chat template `{target.template}`.\n\n## Serve\n\n```bash\n{command}\n```\n\n"
             f"```python\n{client}```\n")
 
@@ -227,6 +243,8 @@ def _export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False,
 
     hf.ready(with_peft=True)
     quiet()
+    base_name = public_name(target.original or target.base)  # a hub id stays one in the README
+    target = local_target(target)
     for folder in {target.tokenizer, target.base}:  # export never runs model code: said here, not mid-write
         check_remote_code(folder, False)
     say = say or (lambda _: None)
@@ -256,7 +274,8 @@ def _export(target: ChatTarget, out: Path, merge: bool, overwrite: bool = False,
         if not merged:
             rank = int(json.loads((staging / "adapter_config.json").read_text(encoding="utf-8")).get("r", 0))
         command, client = serve_hints(out, name, merged, target.base, rank, vision)
-        (staging / "README.md").write_text(_card(target, merged, command, client), encoding="utf-8")
+        shown, _ = serve_hints(Path(out.name), name, merged, base_name, rank, vision)  # the README travels (a push)
+        (staging / "README.md").write_text(_card(target, base_name, merged, shown, client), encoding="utf-8")
         (staging / MARKER).write_text(json.dumps({"source": target.describe()}, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
         for path in (staging, *staging.rglob("*")):  # a server running as another user reads them (weights

@@ -28,6 +28,7 @@ from studio.serve.export import (
     Say,
     check_target,
     disk_full,
+    local_target,
     merged_model,
     public_name,
     swap_in,
@@ -36,7 +37,8 @@ from studio.serve.modelfile import ChatFormat, chat_format, jinja_template
 from studio.serve.targets import ChatTarget
 
 KINDS = ("f16", "bf16", "q8_0")
-K_QUANTS = ("q2_k", "q3_k_m", "q4_0", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k")
+QUANTIZER_ONLY = ("q2_k", "q3_k_s", "q3_k_m", "q4_0", "q4_1", "q4_k_s", "q4_k_m", "q5_0", "q5_1", "q5_k_s", "q5_k_m",
+                  "q6_k", "iq4_nl", "iq4_xs")  # llama.cpp's compiled quantizer makes these (K-quants and the rest)
 INSTALL = "pip install gguf==0.19.0"
 Progress = Callable[[int, int], None]  # bytes written, bytes in all
 _MARGIN = 16 * 2**20  # free space kept beyond the estimate (metadata, padding, the file system's own)
@@ -49,9 +51,10 @@ def available() -> bool:
 
 
 def check_kind(kind: str) -> str:
-    """One of KINDS; a K-quant is refused with the llama.cpp command that makes it from an f16 export."""
-    kind = (kind or "").strip().lower()
-    if kind in K_QUANTS:
+    """One of KINDS; a type only llama.cpp's quantizer makes is refused with the command that makes it from an f16
+    export."""
+    kind = (kind or "").strip().lower() if isinstance(kind, str) else ""
+    if kind in QUANTIZER_ONLY:
         raise StudioError("gguf.kquant", kind=kind.upper(), command=quantize_command("MODEL-f16.gguf", kind))
     if kind not in KINDS:
         raise StudioError("gguf.kind", kind=kind, kinds=", ".join(KINDS))
@@ -244,6 +247,8 @@ def _export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool, say:
     kind = check_kind(kind)
     hf.ready(with_peft=True)
     quiet()
+    base_name = public_name(target.original or target.base)  # a hub id stays one in the README
+    target = local_target(target)
     for folder in {target.tokenizer, target.base}:
         check_remote_code(folder, False)
     say = say or (lambda _: None)
@@ -278,7 +283,7 @@ def _export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool, say:
             (staging / "Modelfile").write_text(modelfile(file, fmt), encoding="utf-8")
             serve, client = hints(out, file, name)
             card_lines, _ = hints(Path("."), file, name)  # the README travels (a push): no server paths in it
-            (staging / "README.md").write_text(_card(target, kind, file, card_lines), encoding="utf-8")
+            (staging / "README.md").write_text(_card(target, base_name, kind, file, card_lines), encoding="utf-8")
             (staging / MARKER).write_text(json.dumps({"source": target.label or public_name(target.base), "gguf": kind}) + "\n",
                                           encoding="utf-8")
             for path in (staging, *staging.iterdir()):
@@ -304,13 +309,14 @@ def _mb(n: int) -> str:
 def hints(out: Path, file: str, name: str) -> tuple[str, str]:
     model = name.lower()
     serve = "\n".join([
-        f"cd {shlex.quote(str(out))}",
+        *([f"cd {shlex.quote(str(out))}"] if str(out) != "." else []),
         shlex.join(["ollama", "create", model, "-f", "Modelfile"]),
         shlex.join(["ollama", "run", model]),
         "# or llama.cpp's server (OpenAI-compatible, port 8080):",
         shlex.join(["llama-server", "-m", str(out / file), "--jinja"]),
-        "# smaller files (K-quants) are made from an f16 export by llama.cpp's quantizer:",
-        quantize_command(file if file.endswith("-f16.gguf") else file.rsplit("-", 1)[0] + "-f16.gguf", "q4_k_m"),
+        "# smaller files (K-quants such as Q4_K_M) come from an f16 export through llama.cpp's quantizer"
+        + (":" if file.endswith("-f16.gguf") else "."),
+        *([quantize_command(file, "q4_k_m")] if file.endswith("-f16.gguf") else []),
     ])
     client = (
         "from openai import OpenAI\n\n"
@@ -321,8 +327,8 @@ def hints(out: Path, file: str, name: str) -> tuple[str, str]:
     return serve, client
 
 
-def _card(target: ChatTarget, kind: str, file: str, serve: str) -> str:
-    return (f"# {target.label or Path(target.base).name}\n\nGGUF ({kind}) of the merged weights, base model "
-            f"`{public_name(target.original or target.base)}`, chat template `{target.template}` (in the file's metadata and in "
+def _card(target: ChatTarget, base_name: str, kind: str, file: str, serve: str) -> str:
+    return (f"# {target.label or Path(target.base).name}\n\nGGUF ({kind}), base model "
+            f"`{base_name}`, chat template `{target.template}` (in the file's metadata and in "
             f"the Modelfile).\n\n## Run\n\n```bash\n{serve}\n```\n")
 

@@ -60,8 +60,9 @@ class Ctx:
         return state
 
     def model_choices(self, current: str | None) -> dict[str, Any]:
-        """The local model folders as a dropdown update, keeping the current choice when it is still there."""
-        models = self.ws.local_models()
+        """The local model folders and cached hub models as a dropdown update, keeping the current choice when it is
+        still there."""
+        models = self.ws.local_models() + self.ws.cached_models()
         return gr.update(choices=models, value=current if current in models else (models[0] if models else None))
 
     def model_dir(self, model: str | None) -> Path:

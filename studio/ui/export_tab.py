@@ -101,7 +101,9 @@ def build(ctx: Ctx) -> ExportHandles:
     run.change(on_run, [ctx.lang_input, run], [weights], api_name="export_weights")
     for trigger in (run, weights, merge, fmt):
         trigger.change(default_out, [run, weights, merge, fmt], [out])
-    fmt.change(lambda kind: gr.update(interactive=kind == FORMATS[0]), [fmt], [merge])
+    fmt.change(lambda kind: gr.update(interactive=True) if kind == FORMATS[0] else gr.update(interactive=False,
+                                                                                              value=True),
+               [fmt], [merge])  # a GGUF is always of the merged weights
     start.click(on_start, [ctx.lang_input, run, weights, fmt, merge, out, replace], [status, serve, client, status_said],
                 api_name="export")
     ctx.blocks.load(refresh, [ctx.lang_input, run], [run], api_name="export_runs")

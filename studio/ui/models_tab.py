@@ -122,6 +122,8 @@ def build(ctx: Ctx) -> None:
     @guarded
     def on_delete(lang: str, repo_id: str | None, typed: str) -> tuple[str, Any]:
         try:
+            if not repo_id:
+                raise StudioError("hub.pick")
             if repo_id in stops:
                 raise StudioError("hub.busy", repo=repo_id)
             freed = hub.delete_cached(repo_id or "", typed or "")
@@ -134,6 +136,8 @@ def build(ctx: Ctx) -> None:
     @guarded
     def on_push(lang: str, name: str | None, repo_id: str, is_private: bool):
         try:
+            if not name:
+                raise StudioError("hub.pick_export")
             folder = export.pushable(ctx.ws, name or "")
             hub.check_id(repo_id)
         except StudioError as err:

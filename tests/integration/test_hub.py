@@ -67,6 +67,17 @@ def test_download_list_and_delete(ws: Workspace, hub: FakeHub) -> None:
     again = studio(ws, hub, "models", "download", "acme/tiny")  # everything cached: no file is fetched again
     assert again.returncode == 0
     assert [r for r in hub.requests if r[0] == "GET" and "/resolve/" in r[1]].__len__() == len(MODEL_FILES)
+    assert ws.cached_models() == ["acme/tiny"]  # the Train form offers it beside models/
+    cfg = ws.root / "hub.yaml"
+    cfg.write_text("run_name: onhub\nmodel_name_or_path: acme/tiny\nmax_steps: 5\nworst_rows: 0\n", encoding="utf-8")
+    trained = studio(ws, hub, "train", str(cfg), "--preset", "demo", HF_HUB_OFFLINE="1")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    for extra in (("--gguf", "f16"), ("--merge",)):  # the export finds the base in the cache, offline
+        exported = studio(ws, hub, "export", "--run", "onhub", *extra, "--out", f"exports/onhub{extra[0]}",
+                          HF_HUB_OFFLINE="1")
+        assert exported.returncode == 0, exported.stderr[-2000:]
+    readme = (ws.root / "exports/onhub--gguf/README.md").read_text(encoding="utf-8")
+    assert str(ws.root) not in readme and "base model `acme/tiny`" in readme  # no server paths travel with it
     refused = studio(ws, hub, "models", "delete", "acme/tiny")  # no terminal to confirm on: refused
     assert refused.returncode == 2 and "type its id again" in refused.stderr
     deleted = studio(ws, hub, "models", "delete", "acme/tiny", "--yes")

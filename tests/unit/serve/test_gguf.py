@@ -88,7 +88,7 @@ def test_the_modelfile_and_readme_come_with_it(tmp_path: Path) -> None:
 def test_refusals_are_one_sentence_and_write_nothing(tmp_path: Path) -> None:
     folder = _tiny(tmp_path / "model", "llama")
     target = ChatTarget(str(folder), None, "chatml", str(folder))
-    with pytest.raises(StudioError, match=r"Q4_K_M is a K-quant.*llama-quantize MODEL-f16.gguf MODEL-Q4_K_M.gguf"):
+    with pytest.raises(StudioError, match=r"Q4_K_M is made only by llama.cpp's compiled quantizer.*llama-quantize MODEL-f16.gguf MODEL-Q4_K_M.gguf"):
         gguf.export_gguf(target, tmp_path / "a", "q4_k_m")
     with pytest.raises(StudioError, match="GGUF type 'q3' is not offered; choose one of f16, bf16, q8_0"):
         gguf.export_gguf(target, tmp_path / "a", "q3")
