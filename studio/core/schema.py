@@ -212,11 +212,11 @@ class RunConfig:
         zh=("保留检查点数", "超过此数量的旧检查点会被删除（最佳检查点会保留）。"))
     report_to: str = knob("none", group="output", choices=TRACKERS,
         en=("Also log to", "An experiment tracker that receives the same metrics (the Runs tab keeps reading "
-            "metrics.jsonl). Offered when its package is installed: pip install tensorboard / wandb / swanlab / "
-            "mlflow / trackio. Logins come only from the environment (WANDB_API_KEY, SWANLAB_API_KEY, "
+            "metrics.jsonl). Offered when its package is installed (pip install tensorboard, wandb, swanlab, "
+            "mlflow or trackio). Logins come only from the environment (WANDB_API_KEY, SWANLAB_API_KEY, "
             "MLFLOW_TRACKING_URI …) and are never written into the run; local files go into the run folder."),
-        zh=("同时记录到", "把同样的指标发送到实验追踪工具（“运行”页仍读取 metrics.jsonl）。已安装对应包时才提供："
-            "pip install tensorboard / wandb / swanlab / mlflow / trackio。登录凭据只从环境变量读取（WANDB_API_KEY、"
+        zh=("同时记录到", "把同样的指标发送到实验追踪工具（“运行”页仍读取 metrics.jsonl）。已安装对应包时才提供"
+            "（pip install tensorboard、wandb、swanlab、mlflow 或 trackio）。登录凭据只从环境变量读取（WANDB_API_KEY、"
             "SWANLAB_API_KEY、MLFLOW_TRACKING_URI 等），绝不写入运行记录；本地文件写在运行文件夹中。"))
     run_name: str = knob("", group="output",
         en=("Output name", "The run folder's name under runs/; empty = date, time and dataset."),

@@ -64,7 +64,8 @@ def exporter(base: str) -> Callable[..., str]:
 
     def export(merged: bool, folder: str, replace: bool) -> str:
         try:
-            return str(client.predict("en", "tuned", "final", merged, folder, replace, api_name="/export"))
+            return str(client.predict("en", "tuned", "final", "safetensors", merged, folder, replace,
+                                      api_name="/export"))
         except Exception as err:  # a refusal arrives as the client's error carrying our sentence
             return str(err)
     return export
