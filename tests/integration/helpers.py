@@ -25,3 +25,19 @@ def wait_for(predicate: Callable[[], bool], timeout: float, every: float = 0.2) 
             return True
         time.sleep(every)
     return predicate()
+
+
+def demo_run(root: Path, demo_model: Path, config: str, preset: str = "demo"):  # -> Workspace
+    """A fresh workspace at `root` with the demo dataset and model, and one finished run of `config` (YAML text)."""
+    import shutil
+
+    from studio.core.workspace import Workspace
+    from studio.train.demo import DEMO_MODEL, ensure_dataset
+
+    ws = Workspace.at(root)
+    ensure_dataset(ws)
+    shutil.copytree(demo_model, ws.root / DEMO_MODEL)
+    (ws.root / "run.yaml").write_text(config, encoding="utf-8")
+    done = cli("--workspace", str(ws.root), "train", str(ws.root / "run.yaml"), "--preset", preset)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ws

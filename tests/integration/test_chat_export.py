@@ -14,9 +14,9 @@ from studio.core.errors import StudioError
 from studio.core.workspace import Workspace
 from studio.serve import chat
 from studio.serve import targets as chat_targets
-from studio.train.demo import DEMO_MODEL, ensure_dataset
+from studio.train.demo import DEMO_MODEL
 
-from .helpers import cli
+from .helpers import cli, demo_run
 
 pytestmark = pytest.mark.integration
 PROMPT = [{"role": "user", "content": "你是谁？"}]
@@ -26,15 +26,8 @@ GREEDY = chat.GenSettings(max_new_tokens=40)
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator[Workspace]:
     """One workspace with a LoRA run (two checkpoints and final weights) shared by this module's tests."""
-    ws = Workspace.at(tmp_path_factory.mktemp("chat") / "workspace")
-    ensure_dataset(ws)
-    shutil.copytree(demo_model, ws.root / DEMO_MODEL)
-    cfg = ws.root / "ident.yaml"
-    cfg.write_text("run_name: ident\nmax_steps: 160\nsave_steps: 80\nsave_total_limit: 2\nworst_rows: 0\n",
-                   encoding="utf-8")
-    done = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo")
-    assert done.returncode == 0, done.stderr[-2000:]
-    yield ws
+    yield demo_run(tmp_path_factory.mktemp("chat") / "workspace", demo_model,
+                   "run_name: ident\nmax_steps: 160\nsave_steps: 80\nsave_total_limit: 2\nworst_rows: 0\n")
     chat.unload()
 
 

@@ -4,7 +4,6 @@ the language part of the vision demo reads back as a plain Qwen2; a full disk is
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,9 +17,8 @@ from studio.core.workspace import Workspace
 from studio.data.conversation import Conversation, Turn
 from studio.encode.encoder import Encoder, Options
 from studio.templates.named import get_template
-from studio.train.demo import DEMO_MODEL, ensure_dataset
 
-from .helpers import ROOT, cli
+from .helpers import ROOT, cli, demo_run
 
 pytestmark = pytest.mark.integration
 PROMPTS = ["你是谁？", "Who are you?", "What is 3+4?", "Repeat after me: red 红色"]
@@ -28,14 +26,8 @@ PROMPTS = ["你是谁？", "Who are you?", "What is 3+4?", "Repeat after me: red
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, demo_model: Path) -> Iterator[Workspace]:
-    ws = Workspace.at(tmp_path_factory.mktemp("gguf") / "workspace")
-    ensure_dataset(ws)
-    shutil.copytree(demo_model, ws.root / DEMO_MODEL)
-    cfg = ws.root / "ident.yaml"
-    cfg.write_text("run_name: ident\nmax_steps: 120\nworst_rows: 0\n", encoding="utf-8")
-    done = cli("--workspace", str(ws.root), "train", str(cfg), "--preset", "demo")
-    assert done.returncode == 0, done.stderr[-2000:]
-    yield ws
+    yield demo_run(tmp_path_factory.mktemp("gguf") / "workspace", demo_model,
+                   "run_name: ident\nmax_steps: 120\nworst_rows: 0\n")
 
 
 def _greedy(model, tokenizer, prompt: str) -> list[int]:
