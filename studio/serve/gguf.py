@@ -263,9 +263,8 @@ def _export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool, say:
             tensors = _Tensors(stack, model=model)
         else:
             tensors = _Tensors(stack, folder=Path(target.base))
-        vocab_size = int(arch.get("vocab_size") or 0)
         embed = next((s for k, s in tensors.shapes.items() if k.endswith("embed_tokens.weight")), None)
-        vocab_size = embed[0] if embed else vocab_size
+        vocab_size = embed[0] if embed else int(arch.get("vocab_size") or 0)  # the rows the file must name
         meta, fmt = _tokenizer_meta(target, vocab_size)
         source_size = sum(f.stat().st_size for f in Path(target.base).glob("*.safetensors"))
         expected = estimate(arch, tensors.shapes, kind, meta)
@@ -284,7 +283,7 @@ def _export_gguf(target: ChatTarget, out: Path, kind: str, overwrite: bool, say:
             serve, client = hints(out, file, name)
             card_lines, _ = hints(Path("."), file, name)  # the README travels (a push): no server paths in it
             (staging / "README.md").write_text(_card(target, base_name, kind, file, card_lines), encoding="utf-8")
-            (staging / MARKER).write_text(json.dumps({"source": target.label or public_name(target.base), "gguf": kind}) + "\n",
+            (staging / MARKER).write_text(json.dumps({"source": target.label or base_name, "gguf": kind}) + "\n",
                                           encoding="utf-8")
             for path in (staging, *staging.iterdir()):
                 path.chmod(0o755 if path.is_dir() else 0o644)
