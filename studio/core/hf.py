@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 _lock = threading.Lock()
 _ready: set[str] = set()
@@ -39,6 +40,17 @@ def hub_cache_dir() -> str:
 
     home = os.environ.get("HF_HOME")
     return os.environ.get("HF_HUB_CACHE") or (os.path.join(home, "hub") if home else constants.HF_HUB_CACHE)
+
+
+def cached_snapshots() -> dict[str, Path]:
+    """Model repositories in the HF cache by hub id, each with its newest snapshot folder."""
+    root = Path(hub_cache_dir())
+    out = {}
+    for repo in sorted(root.glob("models--*--*")) if root.is_dir() else []:
+        snapshots = sorted((p for p in (repo / "snapshots").glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        if snapshots:
+            out[repo.name[len("models--"):].replace("--", "/", 1)] = snapshots[-1]
+    return out
 
 
 def cached_snapshot(repo_id: str) -> str | None:

@@ -156,11 +156,9 @@ class Workspace:
 
     def cached_models(self) -> list[str]:
         """Hub model ids whose snapshot is in the HF cache (downloaded from the Models tab or by a run)."""
-        from studio.core.hf import hub_cache_dir
+        from studio.core.hf import cached_snapshots
 
-        root = Path(hub_cache_dir())
-        repos = sorted(root.glob("models--*--*/snapshots/*/config.json")) if root.is_dir() else []
-        return sorted({p.parents[2].name[len("models--"):].replace("--", "/", 1) for p in repos})
+        return [repo for repo, snapshot in cached_snapshots().items() if (snapshot / "config.json").is_file()]
 
     def local_models(self) -> list[str]:
         """Model folders under models/ (those with a config.json) that resolve inside the model roots."""

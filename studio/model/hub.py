@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
+from studio.core.hf import cached_snapshots
 from studio.core.workspace import HUB_ID_RE, Workspace
 from studio.model.info import model_config, tensor_shapes
 
@@ -99,20 +100,9 @@ def list_models(ws: Workspace) -> list[LocalModel]:
             if config.parent.is_symlink():  # a link planted there is not the workspace's own model
                 continue
             found.append(describe(str(config.parent.relative_to(ws.root)), "workspace", config.parent))
-    for repo_id, snapshot in cached_repos().items():
+    for repo_id, snapshot in cached_snapshots().items():
         found.append(describe(repo_id, "cache", snapshot))
     return found
-
-
-def cached_repos() -> dict[str, Path]:
-    """Model repositories in the HF cache, each with its newest snapshot folder."""
-    root = cache_dir()
-    out = {}
-    for repo in sorted(root.glob("models--*--*")) if root.is_dir() else []:
-        snapshots = sorted((p for p in (repo / "snapshots").glob("*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-        if snapshots:
-            out[repo.name[len("models--"):].replace("--", "/", 1)] = snapshots[-1]
-    return out
 
 
 def delete_cached(repo_id: str, confirm: str) -> int:

@@ -11,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.core.errors import StudioError
+from studio.core.hf import cached_snapshots
 from studio.core.messages import both
 from studio.model import hub
 from studio.serve import export
@@ -73,7 +74,7 @@ def build(ctx: Ctx) -> None:
     @guarded
     def lists(lang: str, repo_now: str | None = None, export_now: str | None = None) -> tuple[Any, Any, Any]:
         """The table and both pickers, a picked entry kept while it still exists."""
-        repos, names = sorted(hub.cached_repos()), export.exports(ctx.ws)
+        repos, names = sorted(cached_snapshots()), export.exports(ctx.ws)
         return (table(ctx, lang), gr.update(choices=repos, value=repo_now if repo_now in repos else None),
                 gr.update(choices=names, value=export_now if export_now in names else None))
 
